@@ -1,10 +1,16 @@
 # event-search: the commands a developer and CI use. `make help` lists them.
+#
+# Feature areas add their own targets in mk/*.mk; a file there that adds a target name to
+# EXTRA_TESTS makes `make test` run it after the Node test suites.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export ES_PORT ?= 9200
+EXTRA_TESTS :=
 
-.PHONY: help install check typecheck lint format-check build test test-unit test-integration \
-        es-start es-stop es-status clean
+-include $(sort $(wildcard mk/*.mk))
+
+.PHONY: help install check typecheck lint build test test-node test-unit test-integration \
+        test-e2e es-start es-stop es-status clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -27,7 +33,9 @@ build: install ## Compile TypeScript to dist/
 
 check: typecheck lint build ## Type-check, lint and build
 
-test: check ## Everything CI runs: install, check, build, start Elasticsearch if needed, all tests
+test: check test-node $(EXTRA_TESTS) ## Everything CI runs: install, check, build, every test suite
+
+test-node: install build ## Jest: unit, integration and end-to-end (starts Elasticsearch if none answers)
 	bash scripts/with-es.sh npm run --silent test
 
 test-unit: install ## Unit tests only (no Elasticsearch)
@@ -36,6 +44,9 @@ test-unit: install ## Unit tests only (no Elasticsearch)
 test-integration: install ## Integration tests (starts Elasticsearch if none answers)
 	bash scripts/with-es.sh npm run --silent test:integration
 
+test-e2e: install build ## End-to-end tests over real processes (starts Elasticsearch if none answers)
+	bash scripts/with-es.sh npm run --silent test:e2e
+
 es-start: ## Start the local Elasticsearch (downloads it once)
 	bash scripts/es.sh start
 es-stop: ## Stop the local Elasticsearch
@@ -43,5 +54,5 @@ es-stop: ## Stop the local Elasticsearch
 es-status: ## Is the local Elasticsearch running?
 	bash scripts/es.sh status
 
-clean: ## Remove build output (keeps the cached Elasticsearch)
+clean: ## Remove build output (keeps the cached Elasticsearch and tools)
 	rm -rf dist coverage

@@ -1,0 +1,227 @@
+/**
+ * The Elasticsearch layout this service owns, all under one prefix (`ES_INDEX_PREFIX`):
+ *
+ * - `<prefix>-events`: an alias over the versioned index `<prefix>-events-v<N>`. A mapping change is
+ *   a new version plus an alias swap, never a migration in place (docs/adr/0003-*.md).
+ * - `<prefix>-runs`: one document per ingest run (the freshness record the API and operators read).
+ *
+ * Templates make any index that matches the patterns get the right mappings, so bootstrap is
+ * idempotent and safe to run before every install or upgrade.
+ */
+import type { estypes } from '@elastic/elasticsearch';
+import type { Client } from './client.js';
+import type { EventSummary, SellMode } from '../domain/event.js';
+import type { RejectionReason } from '../domain/event.js';
+
+/** Bump when the events mapping changes incompatibly; bootstrap then creates the new index. */
+export const EVENTS_MAPPING_VERSION = 1;
+
+export interface IndexNames {
+  eventsAlias: string;
+  eventsIndex: string;
+  eventsTemplate: string;
+  runsIndex: string;
+  runsTemplate: string;
+}
+
+export function indexNames(prefix: string): IndexNames {
+  return {
+    eventsAlias: `${prefix}-events`,
+    eventsIndex: `${prefix}-events-v${EVENTS_MAPPING_VERSION}`,
+    eventsTemplate: `${prefix}-events`,
+    runsIndex: `${prefix}-runs`,
+    runsTemplate: `${prefix}-runs`,
+  };
+}
+
+/** A stored event (the `_source` of `<prefix>-events`). */
+export interface EventDocument {
+  id: string;
+  provider: string;
+  base_event_id: string;
+  event_id: string;
+  title: string | null;
+  /** Sell mode in the latest feed that carried the event. */
+  sell_mode: SellMode | null;
+  /** Set true the first time the event is seen online; never cleared (docs/adr/0002-*.md). */
+  ever_online: boolean;
+  organizer_company_id?: string | null;
+  /** Venue-local wall-clock, stored without offset (Elasticsearch reads it as UTC; only order matters). */
+  starts_at?: string;
+  ends_at?: string;
+  /** [starts_at, ends_at]: the field search windows query with relation `within`. */
+  period?: { gte: string; lte: string };
+  sell_from?: string | null;
+  sell_to?: string | null;
+  sold_out?: boolean;
+  min_price?: number | null;
+  max_price?: number | null;
+  zone_count?: number;
+  available_capacity?: number;
+  /** The API's response object, stored ready to serve (not indexed). */
+  summary?: EventSummary;
+  /** Real UTC instants. */
+  first_seen_at: string;
+  last_seen_at: string;
+  /** The run that last wrote the event. */
+  last_run_id: string;
+  /** Set when the latest feed carried the event in a form that could not be accepted. */
+  last_rejection?: { reason: RejectionReason; detail: string; run_id: string; at: string } | null;
+}
+
+export type RunOutcome = 'running' | 'succeeded' | 'failed';
+
+/** A stored ingest run (the `_source` of `<prefix>-runs`). */
+export interface RunDocument {
+  run_id: string;
+  provider: string;
+  provider_url: string;
+  started_at: string;
+  finished_at: string | null;
+  duration_ms: number | null;
+  outcome: RunOutcome;
+  error: string | null;
+  counts: {
+    base_events_read: number;
+    events_read: number;
+    events_upserted: number;
+    events_rejected: number;
+    bulk_failures: number;
+    rejected_by_reason: Partial<Record<RejectionReason, number>>;
+  };
+}
+
+const keyword: estypes.MappingProperty = { type: 'keyword' };
+const localDate: estypes.MappingProperty = {
+  type: 'date',
+  format: 'strict_date_hour_minute_second||strict_date_optional_time',
+};
+
+export const eventsMappings: estypes.MappingTypeMapping = {
+  dynamic: 'strict',
+  properties: {
+    id: keyword,
+    provider: keyword,
+    base_event_id: keyword,
+    event_id: keyword,
+    title: { type: 'text', fields: { raw: { type: 'keyword', ignore_above: 512 } } },
+    sell_mode: keyword,
+    ever_online: { type: 'boolean' },
+    organizer_company_id: keyword,
+    starts_at: localDate,
+    ends_at: localDate,
+    period: {
+      type: 'date_range',
+      format: 'strict_date_hour_minute_second||strict_date_optional_time',
+    },
+    sell_from: localDate,
+    sell_to: localDate,
+    sold_out: { type: 'boolean' },
+    min_price: { type: 'scaled_float', scaling_factor: 100 },
+    max_price: { type: 'scaled_float', scaling_factor: 100 },
+    zone_count: { type: 'integer' },
+    available_capacity: { type: 'integer' },
+    summary: { type: 'object', enabled: false },
+    first_seen_at: { type: 'date' },
+    last_seen_at: { type: 'date' },
+    last_run_id: keyword,
+    last_rejection: {
+      type: 'object',
+      properties: {
+        reason: keyword,
+        detail: { type: 'text', index: false },
+        run_id: keyword,
+        at: { type: 'date' },
+      },
+    },
+  },
+};
+
+export const runsMappings: estypes.MappingTypeMapping = {
+  dynamic: 'strict',
+  properties: {
+    run_id: keyword,
+    provider: keyword,
+    provider_url: { type: 'keyword', index: false },
+    started_at: { type: 'date' },
+    finished_at: { type: 'date' },
+    duration_ms: { type: 'long' },
+    outcome: keyword,
+    error: { type: 'text', index: false },
+    counts: {
+      type: 'object',
+      properties: {
+        base_events_read: { type: 'long' },
+        events_read: { type: 'long' },
+        events_upserted: { type: 'long' },
+        events_rejected: { type: 'long' },
+        bulk_failures: { type: 'long' },
+        // Reasons are a small closed set; keep them as a flattened map so new ones need no mapping.
+        rejected_by_reason: { type: 'flattened' },
+      },
+    },
+  },
+};
+
+export interface BootstrapOptions {
+  /** Shards and replicas of the events index (development: 1 and 0). */
+  shards?: number;
+  replicas?: number;
+}
+
+/**
+ * Creates (or updates) the templates, the current events index and its alias, and the runs index.
+ * Idempotent: safe to run concurrently from several processes and before every deploy.
+ */
+export async function bootstrapIndices(
+  client: Client,
+  prefix: string,
+  opts: BootstrapOptions = {},
+): Promise<IndexNames> {
+  const names = indexNames(prefix);
+  const settings: estypes.IndicesIndexSettings = {
+    number_of_shards: opts.shards ?? 1,
+    number_of_replicas: opts.replicas ?? 0,
+    refresh_interval: '1s',
+  };
+  await client.indices.putIndexTemplate({
+    name: names.eventsTemplate,
+    index_patterns: [`${prefix}-events-v*`],
+    priority: 500,
+    template: { settings, mappings: eventsMappings },
+  });
+  await client.indices.putIndexTemplate({
+    name: names.runsTemplate,
+    index_patterns: [names.runsIndex],
+    priority: 500,
+    template: { settings: { ...settings, number_of_shards: 1 }, mappings: runsMappings },
+  });
+
+  await createIfMissing(client, names.eventsIndex);
+  await createIfMissing(client, names.runsIndex);
+
+  const aliasExists = await client.indices.existsAlias({ name: names.eventsAlias });
+  if (!aliasExists) {
+    await client.indices.updateAliases({
+      actions: [
+        { add: { index: names.eventsIndex, alias: names.eventsAlias, is_write_index: true } },
+      ],
+    });
+  }
+  return names;
+}
+
+async function createIfMissing(client: Client, index: string): Promise<void> {
+  try {
+    await client.indices.create({ index, wait_for_active_shards: 1 });
+  } catch (err) {
+    // Another process created it first: that is the idempotent outcome we want.
+    if (isResourceAlreadyExists(err)) return;
+    throw err;
+  }
+}
+
+function isResourceAlreadyExists(err: unknown): boolean {
+  const body = (err as { meta?: { body?: { error?: { type?: string } } } }).meta?.body;
+  return body?.error?.type === 'resource_already_exists_exception';
+}
