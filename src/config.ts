@@ -5,6 +5,7 @@
  * process with a message that names the variable (see `ConfigError`).
  */
 import { z } from 'zod';
+import { isKnownTimeZone } from './domain/local-time.js';
 
 /** Raised when an environment variable holds a value the process cannot run with. */
 export class ConfigError extends Error {
@@ -60,3 +61,130 @@ export function parseEnv<S extends z.ZodTypeAny>(
     }),
   );
 }
+
+/** The provider simulator (`npm run provider-sim`). Flags `--mode`, `--port`... override these. */
+export const simEnv = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('127.0.0.1'),
+  SIM_MODE: z
+    .enum([
+      'samples',
+      'generated',
+      'slow',
+      'error',
+      'unavailable',
+      'truncated',
+      'malformed',
+      'html',
+      'empty',
+      'drop',
+    ])
+    .default('samples'),
+  SIM_SAMPLES_DIR: z.string().min(1).optional(),
+  SIM_BASE_EVENTS: z.coerce.number().int().positive().default(1_000),
+  SIM_ZONES: z.coerce.number().int().positive().default(10),
+  SIM_SEED: z.coerce.number().int().default(42),
+  SIM_DELAY_MS: z.coerce.number().int().min(0).default(5_000),
+});
+export type SimEnv = z.infer<typeof simEnv>;
+
+/** The local ingest scheduler (`make run`; in Kubernetes the CronJob plays this role). */
+export const schedulerEnv = z.object({
+  INGEST_INTERVAL: z.coerce.number().positive().default(60),
+});
+
+/** A positive integer read from the environment (milliseconds, bytes, counts). */
+const positiveInt = z.coerce.number().int().positive();
+
+/** An optional value where an empty string (a blank Helm value) means unset. */
+function blankAsUnset<T extends z.ZodTypeAny>(schema: T) {
+  return z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+}
+
+/**
+ * Settings of the ingester (`npm run ingest`, the CronJob): the store settings plus the provider's
+ * feed, retry policy, bulk writing and the optional Pushgateway.
+ */
+export const ingestEnv = storeEnv.extend({
+  PROVIDER_URL: httpUrl,
+  PROVIDER_NAME: z
+    .string()
+    .regex(
+      /^[a-z0-9][a-z0-9_-]{0,63}$/,
+      'must be 1-64 lower-case letters, digits, "-" or "_" (it is part of every event id)',
+    )
+    .default('primary'),
+  /** Until the response headers arrive (connect included). */
+  PROVIDER_TIMEOUT_MS: positiveInt.default(10_000),
+  /** Longest silence allowed while the body is being read. */
+  PROVIDER_IDLE_TIMEOUT_MS: positiveInt.default(30_000),
+  PROVIDER_RETRIES: z.coerce.number().int().min(0).max(20).default(3),
+  PROVIDER_RETRY_MIN_DELAY_MS: positiveInt.default(500),
+  /** Cap of the backoff and of the provider's Retry-After. */
+  PROVIDER_RETRY_MAX_DELAY_MS: positiveInt.default(30_000),
+  /** A feed larger than this is refused (protects the spool disk from a runaway body). */
+  PROVIDER_MAX_FEED_BYTES: positiveInt.default(2 * 1024 * 1024 * 1024),
+  INGEST_BULK_FLUSH_BYTES: positiveInt.default(5_000_000),
+  INGEST_BULK_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
+  /** Where the feed is staged while it is validated (default: the OS temp directory). */
+  INGEST_SPOOL_DIR: blankAsUnset(z.string().min(1)),
+  PUSHGATEWAY_URL: blankAsUnset(httpUrl),
+  PUSHGATEWAY_JOB: z.string().min(1).default('event-search-ingest'),
+});
+export type IngestEnv = z.infer<typeof ingestEnv>;
+
+/**
+ * Settings of the search API (`npm start`): the store settings plus the HTTP server, the time zone
+ * of the provider's wall-clock times, the search cache and shutdown. The API's Elasticsearch timeout
+ * defaults to 500 ms so that an outage gives a fast 503 instead of a hanging request.
+ */
+export const apiEnv = storeEnv
+  .extend({
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    PROVIDER_TIMEZONE: z
+      .string()
+      .default('UTC')
+      .refine(isKnownTimeZone, 'must be an IANA time-zone name such as UTC or Europe/Madrid'),
+    ES_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(500),
+    /** Hits per Elasticsearch page (search_after); bounds the memory of one page. */
+    SEARCH_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(1_000),
+    /** Windows kept in the in-process cache; 0 disables it (queries are still coalesced). */
+    CACHE_MAX_ENTRIES: z.coerce.number().int().min(0).default(1_000),
+    /** Total bytes of cached answers. */
+    CACHE_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(256 * 1024 * 1024),
+    /** Answers larger than this are streamed and not cached. */
+    CACHE_MAX_ENTRY_BYTES: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(16 * 1024 * 1024),
+    /** How often the run records are polled (cache invalidation); also the answers' max-age. */
+    FRESHNESS_POLL_MS: z.coerce.number().int().min(100).default(5_000),
+    /** Retry-After (seconds) of a 503 when Elasticsearch is unavailable. */
+    RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).default(5),
+    /** Between failing readiness and closing the listener on SIGTERM. */
+    SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(0),
+    /** Bound on the whole shutdown; still-open connections are cut then. */
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.CACHE_MAX_ENTRY_BYTES > env.CACHE_MAX_BYTES) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['CACHE_MAX_ENTRY_BYTES'],
+        message: `must not exceed CACHE_MAX_BYTES (${env.CACHE_MAX_BYTES})`,
+      });
+    }
+    if (env.SHUTDOWN_DELAY_MS >= env.SHUTDOWN_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['SHUTDOWN_DELAY_MS'],
+        message: `must be less than SHUTDOWN_TIMEOUT_MS (${env.SHUTDOWN_TIMEOUT_MS})`,
+      });
+    }
+  });
+export type ApiEnv = z.infer<typeof apiEnv>;

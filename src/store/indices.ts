@@ -117,8 +117,10 @@ export const eventsMappings: estypes.MappingTypeMapping = {
     sell_from: localDate,
     sell_to: localDate,
     sold_out: { type: 'boolean' },
-    min_price: { type: 'scaled_float', scaling_factor: 100 },
-    max_price: { type: 'scaled_float', scaling_factor: 100 },
+    // `double`, not `scaled_float`: scaled_float lives in the mapper-extras module, which the
+    // minimal Elasticsearch distribution used for development and tests does not ship.
+    min_price: { type: 'double' },
+    max_price: { type: 'double' },
     zone_count: { type: 'integer' },
     available_capacity: { type: 'integer' },
     summary: { type: 'object', enabled: false },

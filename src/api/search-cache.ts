@@ -1,0 +1,263 @@
+/**
+ * The read model of `GET /search`: serialized answers cached in process, per normalised window.
+ *
+ * - An answer is the exact response body (a Buffer) plus a strong ETag (a hash of the body, so
+ *   every replica computes the same one for the same data).
+ * - Entries belong to a *generation*: the newest successful ingest run observed by the freshness
+ *   poller. A newer run bumps the generation, which invalidates every entry at once; invalidated
+ *   entries stay in the LRU as a fallback for when Elasticsearch fails (served as `stale`).
+ * - Concurrent identical misses share one Elasticsearch query (single flight).
+ * - An answer larger than `maxEntryBytes` is not cached: it is streamed to the client page by page,
+ *   so memory stays bounded whatever the size of the result.
+ *
+ * See docs/adr/0006-search-cache-and-invalidation.md.
+ */
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { EventSummary } from '../domain/event.js';
+import type { SearchWindow } from '../domain/search-window.js';
+import type { Logger } from '../observability/logger.js';
+import type { ApiMetrics } from '../observability/metrics.js';
+import type { EventReader } from '../store/event-reader.js';
+import { isUnavailable, StoreUnavailableError } from '../store/event-reader.js';
+import type { SuccessfulRun } from '../store/freshness.js';
+import { BoundedLru } from './lru.js';
+
+export type CacheSource = 'hit' | 'miss' | 'coalesced' | 'stale';
+
+export type SearchAnswer =
+  | { kind: 'buffer'; body: Buffer; etag: string; source: CacheSource }
+  /** Too large to cache: the body is produced while it is sent (no ETag). */
+  | { kind: 'stream'; stream: Readable; source: 'miss' };
+
+export interface SearchCacheOptions {
+  maxEntries: number;
+  maxBytes: number;
+  /** Answers above this size are streamed and not cached. */
+  maxEntryBytes: number;
+  metrics?: Pick<ApiMetrics, 'cacheLookups' | 'cacheEntries'>;
+  logger?: Logger;
+}
+
+type Entry =
+  | { kind: 'buffer'; body: Buffer; etag: string; generation: number }
+  /** Remembers that this window is too large, so the next request streams at once. */
+  | { kind: 'oversize'; generation: number };
+
+type Loaded =
+  { kind: 'buffer'; body: Buffer; etag: string } | { kind: 'oversize'; stream: Readable | null };
+
+const OPEN = Buffer.from('{"data":{"events":[');
+const CLOSE = Buffer.from(']},"error":null}');
+
+function serializePage(page: EventSummary[], first: boolean): Buffer {
+  const json = page.map((event) => JSON.stringify(event)).join(',');
+  return Buffer.from(first ? json : `,${json}`);
+}
+
+/** A strong validator: the same bytes give the same ETag on every replica. */
+export function etagOf(body: Buffer): string {
+  return `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
+}
+
+/** The whole body at once (tests and small answers use the same bytes as the stream). */
+export function serializeEvents(events: EventSummary[]): Buffer {
+  return Buffer.concat([OPEN, serializePage(events, true), CLOSE]);
+}
+
+export class SearchCache {
+  private readonly lru: BoundedLru<Entry>;
+  private readonly inflight = new Map<string, Promise<Loaded>>();
+  private generation = 0;
+  /** The run the current generation stands for; undefined until the first observation. */
+  private runToken: string | undefined;
+
+  constructor(
+    private readonly reader: Pick<EventReader, 'pages'>,
+    private readonly options: SearchCacheOptions,
+  ) {
+    this.lru = new BoundedLru<Entry>({
+      maxEntries: options.maxEntries,
+      maxBytes: options.maxBytes,
+    });
+  }
+
+  /** Windows held (fresh or invalidated). */
+  get entries(): number {
+    return this.lru.size;
+  }
+
+  /** Current generation (a counter bumped at each invalidation). */
+  get currentGeneration(): number {
+    return this.generation;
+  }
+
+  /**
+   * Records the newest successful run the poller saw. A run other than the one the cache was
+   * built from invalidates every entry. Returns true when it did.
+   */
+  observeRun(run: SuccessfulRun | null): boolean {
+    const token = run ? `${run.finishedAt}#${run.runId}` : 'never';
+    if (token === this.runToken) return false;
+    const first = this.runToken === undefined;
+    this.runToken = token;
+    this.invalidate();
+    this.options.logger?.info(
+      { generation: this.generation, run_id: run?.runId ?? null, finished_at: run?.finishedAt },
+      first ? 'search cache: first ingest run observed' : 'search cache: newer ingest run observed',
+    );
+    return true;
+  }
+
+  /** Marks every entry as out of date (they remain as a fallback for Elasticsearch failures). */
+  invalidate(): void {
+    this.generation += 1;
+  }
+
+  /**
+   * The answer for `window`: from the cache when it is current, else from Elasticsearch (one query
+   * for all concurrent identical misses), else a stale entry when Elasticsearch fails.
+   *
+   * @throws StoreUnavailableError when Elasticsearch cannot answer and nothing is cached.
+   */
+  async answer(window: SearchWindow): Promise<SearchAnswer> {
+    const generation = this.generation;
+    const entry = this.lru.get(window.key);
+    if (entry && entry.generation === generation) {
+      if (entry.kind === 'buffer') {
+        this.count('hit');
+        return { kind: 'buffer', body: entry.body, etag: entry.etag, source: 'hit' };
+      }
+      this.count('miss');
+      return { kind: 'stream', stream: this.streamAll(window), source: 'miss' };
+    }
+
+    const flightKey = `${generation}|${window.key}`;
+    const pending = this.inflight.get(flightKey);
+    let loaded: Loaded;
+    let source: CacheSource;
+    try {
+      if (pending) {
+        this.count('coalesced');
+        source = 'coalesced';
+        loaded = await pending;
+      } else {
+        this.count('miss');
+        source = 'miss';
+        const load = this.load(window, generation);
+        this.inflight.set(flightKey, load);
+        try {
+          loaded = await load;
+        } finally {
+          this.inflight.delete(flightKey);
+        }
+      }
+    } catch (err) {
+      return this.fallback(window, err);
+    }
+
+    if (loaded.kind === 'buffer') {
+      return { kind: 'buffer', body: loaded.body, etag: loaded.etag, source };
+    }
+    // Too large to cache. The leader takes the stream that continues its query; others that
+    // joined it stream on their own (each with bounded memory).
+    if (loaded.stream && source === 'miss') {
+      const stream = loaded.stream;
+      loaded.stream = null;
+      return { kind: 'stream', stream, source: 'miss' };
+    }
+    return { kind: 'stream', stream: this.streamAll(window), source: 'miss' };
+  }
+
+  private fallback(window: SearchWindow, err: unknown): SearchAnswer {
+    const entry = this.lru.peek(window.key);
+    if (entry?.kind === 'buffer') {
+      this.count('stale');
+      this.options.logger?.warn(
+        { err, window: window.key, entry_generation: entry.generation },
+        'search: Elasticsearch failed, serving the cached answer',
+      );
+      return { kind: 'buffer', body: entry.body, etag: entry.etag, source: 'stale' };
+    }
+    if (isUnavailable(err)) {
+      throw new StoreUnavailableError('Elasticsearch is unavailable and nothing is cached', err);
+    }
+    throw err;
+  }
+
+  private async load(window: SearchWindow, generation: number): Promise<Loaded> {
+    const pages = this.reader.pages(window);
+    const chunks: Buffer[] = [OPEN];
+    let size = OPEN.length + CLOSE.length;
+    let first = true;
+    try {
+      for (;;) {
+        const next = await pages.next();
+        if (next.done) break;
+        if (next.value.length === 0) continue;
+        const chunk = serializePage(next.value, first);
+        first = false;
+        chunks.push(chunk);
+        size += chunk.length;
+        if (size > this.options.maxEntryBytes) {
+          this.store(window.key, { kind: 'oversize', generation }, window.key.length + 64);
+          return { kind: 'oversize', stream: streamOf(chunks, pages, first) };
+        }
+      }
+    } catch (err) {
+      await pages.return(undefined).catch(() => undefined);
+      throw err;
+    }
+    chunks.push(CLOSE);
+    const body = Buffer.concat(chunks, size);
+    const etag = etagOf(body);
+    this.store(window.key, { kind: 'buffer', body, etag, generation }, body.length + 128);
+    return { kind: 'buffer', body, etag };
+  }
+
+  private store(key: string, entry: Entry, size: number): void {
+    const existing = this.lru.peek(key);
+    // A slow query of an older generation must not replace a newer answer.
+    if (existing && existing.generation > entry.generation) return;
+    this.lru.set(key, entry, size);
+    this.options.metrics?.cacheEntries.set(this.lru.size);
+  }
+
+  /** The whole answer as a stream, never buffered whole (for windows known to be too large). */
+  private streamAll(window: SearchWindow): Readable {
+    return streamOf([OPEN], this.reader.pages(window), true);
+  }
+
+  private count(result: CacheSource): void {
+    this.options.metrics?.cacheLookups.inc({ result });
+  }
+}
+
+/**
+ * A Readable over the rest of an answer. However it ends (consumed, destroyed before it started,
+ * client gone), the page iterator is released, which closes its point in time.
+ */
+function streamOf(
+  head: Buffer[],
+  pages: AsyncGenerator<EventSummary[], void, undefined>,
+  firstPending: boolean,
+): Readable {
+  const stream = Readable.from(continueStream(head, pages, firstPending));
+  stream.once('close', () => void pages.return(undefined).catch(() => undefined));
+  return stream;
+}
+
+async function* continueStream(
+  head: Buffer[],
+  pages: AsyncGenerator<EventSummary[], void, undefined>,
+  firstPending: boolean,
+): AsyncGenerator<Buffer, void, undefined> {
+  yield Buffer.concat(head);
+  let first = firstPending;
+  for await (const page of pages) {
+    if (page.length === 0) continue;
+    yield serializePage(page, first);
+    first = false;
+  }
+  yield CLOSE;
+}

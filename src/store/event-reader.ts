@@ -1,0 +1,186 @@
+/**
+ * The read side of the events index: every event inside a search window, in order, in pages.
+ *
+ * Stored documents (written by the ingester, see src/store/indices.ts) carry `ever_online`, a
+ * `period` date_range `[starts_at, ends_at]` in venue-local wall-clock time without offset, and the
+ * ready-made response object in `summary`. A window matches an event when the event's period lies
+ * within it (docs/adr/0004-time-zones-and-range-semantics.md).
+ */
+import { errors, type estypes } from '@elastic/elasticsearch';
+import type { Client } from './client.js';
+import type { IndexNames } from './indices.js';
+import type { EventSummary } from '../domain/event.js';
+import type { SearchWindow } from '../domain/search-window.js';
+
+/** Elasticsearch cannot answer (down, timing out, overloaded, index missing): a 503, not a 500. */
+export class StoreUnavailableError extends Error {
+  constructor(
+    message: string,
+    override readonly cause: unknown,
+  ) {
+    super(message);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** True for failures that mean "Elasticsearch is not available right now" rather than a bug. */
+export function isUnavailable(err: unknown): boolean {
+  if (err instanceof StoreUnavailableError) return true;
+  if (
+    err instanceof errors.ConnectionError ||
+    err instanceof errors.TimeoutError ||
+    err instanceof errors.NoLivingConnectionsError
+  ) {
+    return true;
+  }
+  if (err instanceof errors.ResponseError) {
+    const status = err.statusCode ?? 0;
+    const type = (err.body as { error?: { type?: string } } | undefined)?.error?.type;
+    return status >= 500 || status === 429 || type === 'index_not_found_exception';
+  }
+  return false;
+}
+
+/** Observes each Elasticsearch request (the API's metrics); optional. */
+export type StoreObserver = (operation: string, seconds: number, failed: boolean) => void;
+
+export interface EventReaderOptions {
+  /** Hits per `search_after` page (default 1000). Bounds the memory one page takes. */
+  pageSize?: number;
+  /** How long a point in time stays open between two pages (default `30s`). */
+  keepAlive?: string;
+  observe?: StoreObserver;
+  /**
+   * Timeout of each request, in ms. Give it here rather than only on the client: undici enforces
+   * the client-wide timeout with a coarse (one second) timer, a per-request one is exact.
+   */
+  requestTimeoutMs?: number;
+}
+
+export interface EventReader {
+  /**
+   * Every event inside `window`, ordered by start then id, one page (array) at a time. Stop
+   * iterating early and the underlying point in time is released.
+   */
+  pages(window: SearchWindow): AsyncGenerator<EventSummary[], void, undefined>;
+  /** True when Elasticsearch answers and the events alias exists. */
+  isReady(): Promise<boolean>;
+}
+
+/** The Elasticsearch query for a window (exported for tests and the ADR). */
+export function windowQuery(window: SearchWindow): estypes.QueryDslQueryContainer {
+  const filter: estypes.QueryDslQueryContainer[] = [{ term: { ever_online: true } }];
+  if (window.startsAt === null && window.endsAt === null) {
+    filter.push({ exists: { field: 'period' } });
+  } else {
+    const range: estypes.QueryDslDateRangeQuery = { relation: 'within' };
+    if (window.startsAt !== null) range.gte = window.startsAt;
+    if (window.endsAt !== null) range.lte = window.endsAt;
+    filter.push({ range: { period: range } });
+  }
+  return { bool: { filter } };
+}
+
+const SORT: estypes.SortCombinations[] = [{ starts_at: 'asc' }, { id: 'asc' }];
+
+interface SummarySource {
+  summary?: EventSummary;
+}
+
+export function createEventReader(
+  client: Client,
+  names: IndexNames,
+  opts: EventReaderOptions = {},
+): EventReader {
+  const pageSize = opts.pageSize ?? 1_000;
+  const keepAlive = opts.keepAlive ?? '30s';
+  const observe = opts.observe ?? (() => undefined);
+  const transport = opts.requestTimeoutMs ? { requestTimeout: opts.requestTimeoutMs } : {};
+
+  async function timed<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    const started = process.hrtime.bigint();
+    let failed = false;
+    try {
+      return await call();
+    } catch (err) {
+      failed = true;
+      throw err;
+    } finally {
+      observe(operation, Number(process.hrtime.bigint() - started) / 1e9, failed);
+    }
+  }
+
+  function summaries(hits: estypes.SearchHit<SummarySource>[]): EventSummary[] {
+    const out: EventSummary[] = [];
+    for (const hit of hits) {
+      const summary = hit._source?.summary;
+      // A document without a summary is a writer bug; skipping it beats failing every search.
+      if (summary) out.push(summary);
+    }
+    return out;
+  }
+
+  async function* pages(window: SearchWindow): AsyncGenerator<EventSummary[], void, undefined> {
+    if (window.empty) return;
+    const query = windowQuery(window);
+    const common = {
+      query,
+      sort: SORT,
+      size: pageSize,
+      _source: ['summary'],
+      track_total_hits: false,
+    } satisfies estypes.SearchRequest;
+
+    // Most windows fit in one page: ask once, without a point in time.
+    const first = await timed('search', () =>
+      client.search<SummarySource>({ index: names.eventsAlias, ...common }, transport),
+    );
+    if (first.hits.hits.length < pageSize) {
+      const page = summaries(first.hits.hits);
+      if (page.length > 0) yield page;
+      return;
+    }
+
+    // More than one page: read every page from one point in time, so an ingest run writing
+    // meanwhile cannot make an event appear twice or go missing between pages. The first page is
+    // asked again inside the snapshot before anything is handed out.
+    const opened = await timed('open_point_in_time', () =>
+      client.openPointInTime({ index: names.eventsAlias, keep_alive: keepAlive }, transport),
+    );
+    let pitId = opened.id;
+    try {
+      let after: estypes.SortResults | undefined;
+      for (;;) {
+        const id = pitId;
+        const res = await timed('search', () =>
+          client.search<SummarySource>(
+            {
+              ...common,
+              pit: { id, keep_alive: keepAlive },
+              ...(after ? { search_after: after } : {}),
+            },
+            transport,
+          ),
+        );
+        if (res.pit_id) pitId = res.pit_id;
+        const hits = res.hits.hits;
+        const page = summaries(hits);
+        if (page.length > 0) yield page;
+        const last = hits[hits.length - 1];
+        if (hits.length < pageSize || !last?.sort) return;
+        after = last.sort;
+      }
+    } finally {
+      // Best effort: an unreleased point in time expires after `keepAlive` anyway.
+      await client.closePointInTime({ id: pitId }, transport).catch(() => undefined);
+    }
+  }
+
+  async function isReady(): Promise<boolean> {
+    return timed('exists_alias', () =>
+      client.indices.existsAlias({ name: names.eventsAlias }, transport),
+    );
+  }
+
+  return { pages, isReady };
+}

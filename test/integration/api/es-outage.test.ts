@@ -1,0 +1,155 @@
+/**
+ * Elasticsearch going away: the API talks to the real node through a TCP relay this test can close
+ * (a closed port, as when Elasticsearch is stopped) and reopen, with the API's production client
+ * settings (short timeout, no retries).
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { parseEnv, storeEnv } from '../../../src/config.js';
+import { createEsClient, type Client } from '../../../src/store/client.js';
+import type { IndexNames } from '../../../src/store/indices.js';
+import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
+import { expectContract } from '../../support/openapi.js';
+import { SAMPLE_SUMMARIES, sampleDocuments, seedEvents, seedRun } from '../../support/seed.js';
+import { buildApi } from './api-fixture.js';
+
+/** Forwards a local port to Elasticsearch; `close()` refuses new connections and cuts live ones. */
+class Relay {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  constructor(private readonly target: URL) {}
+
+  async open(): Promise<void> {
+    const server = createServer((inbound) => {
+      const outbound = connect(Number(this.target.port), this.target.hostname);
+      for (const s of [inbound, outbound]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => s.destroy());
+      }
+      inbound.pipe(outbound).pipe(inbound);
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.port = (server.address() as { port: number }).port;
+    this.server = server;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+const env = testStoreEnv('api-outage');
+const admin = testClient(env);
+const relay = new Relay(new URL(env.ELASTICSEARCH_URL));
+let names: IndexNames;
+let apiClient: Client;
+
+beforeAll(async () => {
+  names = await seedEvents(admin, env.ES_INDEX_PREFIX, sampleDocuments());
+  await seedRun(admin, names);
+  await relay.open();
+  const apiEnv = parseEnv(storeEnv, {
+    ELASTICSEARCH_URL: `http://127.0.0.1:${relay.port}`,
+    ES_INDEX_PREFIX: env.ES_INDEX_PREFIX,
+  });
+  // As src/main/api.ts builds it: no retries, the real (short) timeout given per request.
+  apiClient = createEsClient(apiEnv, { maxRetries: 0 });
+});
+
+afterAll(async () => {
+  await relay.close();
+  await apiClient.close();
+  await dropPrefix(admin, env.ES_INDEX_PREFIX);
+  await admin.close();
+});
+
+const CACHED = '/search?starts_at=2021-02-01T00:00:00Z&ends_at=2022-07-03T00:00:00Z';
+const UNCACHED = '/search?starts_at=2021-03-01T00:00:00Z';
+
+describe('with Elasticsearch unreachable', () => {
+  it('answers cached windows, 503s uncached ones fast, and recovers by itself', async () => {
+    const api = buildApi({ client: apiClient, names });
+    await api.poller.pollOnce();
+    const warm = expectContract('/search', await api.http.get(CACHED));
+    expect(warm.headers['x-cache']).toBe('miss');
+
+    await relay.close();
+
+    // A cached window is answered from the cache.
+    const cached = expectContract('/search', await api.http.get(CACHED));
+    expect(cached.status).toBe(200);
+    expect(cached.headers['x-cache']).toBe('hit');
+    expect(cached.body).toEqual({ data: { events: SAMPLE_SUMMARIES }, error: null });
+
+    // An uncached one gets a 503 with Retry-After, well under a second.
+    const started = Date.now();
+    const down = expectContract('/search', await api.http.get(UNCACHED));
+    const elapsed = Date.now() - started;
+    expect(down.status).toBe(503);
+    expect(down.headers['retry-after']).toBe('5');
+    expect(down.headers['cache-control']).toBe('no-store');
+    expect(down.body).toEqual({
+      error: { code: 'service_unavailable', message: expect.stringMatching(/unavailable/) },
+      data: null,
+    });
+    expect(elapsed).toBeLessThan(1_000);
+
+    // The freshness poll fails quietly; readiness fails; the cache is kept.
+    await api.poller.pollOnce();
+    expect((await api.metrics.esUp.get()).values[0]?.value).toBe(0);
+    expect((await api.http.get('/readyz')).status).toBe(503);
+    expect((await api.http.get(CACHED)).headers['x-cache']).toBe('hit');
+
+    // Even after an invalidation the last answer is served (stale) rather than an error.
+    api.cache.invalidate();
+    const stale = expectContract('/search', await api.http.get(CACHED));
+    expect(stale.status).toBe(200);
+    expect(stale.headers['x-cache']).toBe('stale');
+    expect(stale.body).toEqual(cached.body);
+
+    // Elasticsearch is back: answers resume without a restart.
+    await relay.open();
+    const back = expectContract('/search', await api.http.get(UNCACHED));
+    expect(back.status).toBe(200);
+    expect(back.headers['x-cache']).toBe('miss');
+    expect((await api.http.get('/readyz')).status).toBe(200);
+    const metrics = (await api.http.get('/metrics')).text;
+    expect(metrics).toMatch(/event_search_search_cache_lookups_total\{result="stale"\} 1/);
+    expect(metrics).toMatch(/event_search_es_request_errors_total\{operation="search"\} [12]/);
+  });
+
+  it('gives a 503 within the request timeout when Elasticsearch accepts but never answers', async () => {
+    const sockets = new Set<Socket>();
+    const blackHole = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+    const port = (blackHole.address() as { port: number }).port;
+    const hung = createEsClient(
+      parseEnv(storeEnv, {
+        ELASTICSEARCH_URL: `http://127.0.0.1:${port}`,
+        ES_INDEX_PREFIX: env.ES_INDEX_PREFIX,
+      }),
+      { maxRetries: 0 },
+    );
+    try {
+      const api = buildApi({ client: hung, names, requestTimeoutMs: 300 });
+      const started = Date.now();
+      const res = expectContract('/search', await api.http.get(UNCACHED));
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('5');
+      expect(Date.now() - started).toBeLessThan(700);
+    } finally {
+      await hung.close();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => blackHole.close(() => resolve()));
+    }
+  });
+});

@@ -1,0 +1,81 @@
+/**
+ * A large generated feed is returned whole and in order: more hits than one search_after page,
+ * read from one point in time; and above the cache's size bound the answer is streamed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { EventSummary } from '../../../src/domain/event.js';
+import type { IndexNames } from '../../../src/store/indices.js';
+import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
+import { expectContract } from '../../support/openapi.js';
+import { eventDocument, generatedRawEvents, seedEvents } from '../../support/seed.js';
+import { buildApi } from './api-fixture.js';
+
+const COUNT = 2_500;
+const env = testStoreEnv('api-large');
+const client = testClient(env);
+let names: IndexNames;
+let expected: EventSummary[];
+
+beforeAll(async () => {
+  const docs = generatedRawEvents(COUNT).map((raw) => eventDocument(raw));
+  names = await seedEvents(client, env.ES_INDEX_PREFIX, docs);
+  expected = docs
+    .filter((d) => d.ever_online && d.summary)
+    .map((d) => d.summary as EventSummary)
+    .sort((a, b) => {
+      const ka = `${a.start_date}T${a.start_time}`;
+      const kb = `${b.start_date}T${b.start_time}`;
+      if (ka !== kb) return ka < kb ? -1 : 1;
+      return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    });
+});
+
+afterAll(async () => {
+  await dropPrefix(client, env.ES_INDEX_PREFIX);
+  await client.close();
+});
+
+describe('GET /search with thousands of events', () => {
+  it('returns every online event, ordered by start then id, across several pages', async () => {
+    expect(expected).toHaveLength(COUNT - COUNT / 10); // every tenth is offline
+    const api = buildApi({ client, names, pageSize: 1_000 });
+    const res = expectContract('/search', await api.http.get('/search'));
+    expect(res.status).toBe(200);
+    const events = (res.body as { data: { events: EventSummary[] } }).data.events;
+    expect(events).toHaveLength(expected.length);
+    expect(events).toEqual(expected);
+    // Several pages, all from one point in time; the first page was asked once more inside it.
+    expect(api.esCalls).toEqual(['search', 'open_point_in_time', 'search', 'search', 'search']);
+    expect(res.headers.etag).toBeDefined();
+  });
+
+  it('returns a window of them whole (bounds applied across pages)', async () => {
+    const api = buildApi({ client, names, pageSize: 100 });
+    const res = expectContract(
+      '/search',
+      await api.http.get('/search?starts_at=2022-01-10T00:00:00Z&ends_at=2022-01-20T00:00:00Z'),
+    );
+    const inside = expected.filter(
+      (e) =>
+        `${e.start_date}T${e.start_time}` >= '2022-01-10T00:00:00' &&
+        `${e.end_date}T${e.end_time}` <= '2022-01-20T00:00:00',
+    );
+    expect(inside.length).toBeGreaterThan(300);
+    expect((res.body as { data: { events: EventSummary[] } }).data.events).toEqual(inside);
+  });
+
+  it('streams an answer above the cache bound: same bytes, no ETag, not cached', async () => {
+    const cached = buildApi({ client, names });
+    const reference = await cached.http.get('/search');
+    const streaming = buildApi({ client, names, pageSize: 500, maxEntryBytes: 64 * 1024 });
+    const res = expectContract('/search', await streaming.http.get('/search'));
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(res.headers.etag).toBeUndefined();
+    expect(res.headers['transfer-encoding']).toBe('chunked');
+    expect(res.text).toBe(reference.text);
+    const again = await streaming.http.get('/search');
+    expect(again.headers['x-cache']).toBe('miss');
+    expect(again.text).toBe(reference.text);
+  });
+});
