@@ -1,0 +1,205 @@
+/**
+ * Traces of the real API process, loaded the way it runs in production:
+ * `node --import ./dist/observability/register.js dist/main/api.js`, exporting OTLP/HTTP (JSON) to
+ * a collector stand-in on loopback that keeps what it receives.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
+import { eventually, freePort, runToEnd, start, stop, type Proc } from '../../support/processes.js';
+
+/** The parts of an OTLP/JSON span this test reads. */
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes: { key: string; value: Record<string, unknown> }[];
+}
+interface Received {
+  service: string;
+  scope: string;
+  span: OtlpSpan;
+}
+const SERVER = 2;
+const CLIENT = 3;
+
+const store = testStoreEnv('e2e-otel');
+const client = testClient(store);
+const received: Received[] = [];
+let collector: Server;
+let collectorUrl: string;
+
+function attr(span: OtlpSpan | undefined, key: string): unknown {
+  const value = span?.attributes.find((a) => a.key === key)?.value;
+  return value === undefined ? undefined : Object.values(value)[0];
+}
+
+function startApi(port: number, env: NodeJS.ProcessEnv): Proc {
+  return start(
+    process.execPath,
+    ['--import', './dist/observability/register.js', 'dist/main/api.js'],
+    {
+      ELASTICSEARCH_URL: store.ELASTICSEARCH_URL,
+      ES_INDEX_PREFIX: store.ES_INDEX_PREFIX,
+      PORT: String(port),
+      OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      ...env,
+    },
+  );
+}
+
+async function untilHealthy(port: number, proc: Proc): Promise<void> {
+  await eventually(
+    async () => ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok ? true : undefined),
+    30_000,
+    `the API\n${proc.output()}`,
+  );
+}
+
+const traceparent = () => {
+  const traceId = randomBytes(16).toString('hex');
+  const parentId = randomBytes(8).toString('hex');
+  return { traceId, parentId, header: `00-${traceId}-${parentId}-01` };
+};
+
+beforeAll(async () => {
+  collector = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      if (req.url === '/v1/traces') {
+        const data = JSON.parse(body) as {
+          resourceSpans: {
+            resource: { attributes: OtlpSpan['attributes'] };
+            scopeSpans: { scope: { name: string }; spans: OtlpSpan[] }[];
+          }[];
+        };
+        for (const rs of data.resourceSpans) {
+          const service = String(
+            Object.values(
+              rs.resource.attributes.find((a) => a.key === 'service.name')?.value ?? {},
+            )[0],
+          );
+          for (const ss of rs.scopeSpans) {
+            for (const span of ss.spans) received.push({ service, scope: ss.scope.name, span });
+          }
+        }
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => collector.listen(port, '127.0.0.1', resolve));
+  collectorUrl = `http://127.0.0.1:${port}`;
+  const boot = await runToEnd('bootstrap', {
+    ELASTICSEARCH_URL: store.ELASTICSEARCH_URL,
+    ES_INDEX_PREFIX: store.ES_INDEX_PREFIX,
+  });
+  if (boot.code !== 0) throw new Error(`bootstrap failed:\n${boot.output}`);
+}, 60_000);
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => collector.close(() => resolve()));
+  await dropPrefix(client, store.ES_INDEX_PREFIX);
+  await client.close();
+});
+
+describe('the API started with --import register.js', () => {
+  it('traces a /search: server span, Koa route, Elasticsearch call, in the caller’s trace', async () => {
+    const port = await freePort();
+    const api = startApi(port, {
+      OTEL_SDK_DISABLED: 'false',
+      OTEL_SERVICE_NAME: 'event-search-api',
+      FRESHNESS_POLL_MS: '60000',
+    });
+    try {
+      await untilHealthy(port, api);
+      const base = `http://127.0.0.1:${port}`;
+      await fetch(`${base}/readyz`);
+      await fetch(`${base}/metrics`);
+      const caller = traceparent();
+      const res = await fetch(
+        `${base}/search?starts_at=2021-01-01T00:00:00&ends_at=2021-12-31T00:00:00`,
+        { headers: { traceparent: caller.header } },
+      );
+      expect(res.status).toBe(200);
+
+      const spans = await eventually(
+        async () => {
+          const inTrace = received.filter((r) => r.span.traceId === caller.traceId);
+          return inTrace.some((r) => r.scope === '@elastic/transport') &&
+            inTrace.some((r) => r.span.kind === SERVER)
+            ? inTrace
+            : undefined;
+        },
+        15_000,
+        `the spans of the search\n${api.output()}`,
+      );
+
+      const server = spans.find((r) => r.span.kind === SERVER);
+      expect(server?.span.name).toBe('GET /search');
+      expect(server?.span.parentSpanId).toBe(caller.parentId);
+      expect(attr(server?.span, 'http.route')).toBe('/search');
+      expect(server?.service).toBe('event-search-api');
+
+      const route = spans.find((r) => r.scope === '@opentelemetry/instrumentation-koa');
+      expect(attr(route?.span, 'koa.type')).toBe('router');
+      expect(route?.span.parentSpanId).toBe(server?.span.spanId);
+      // Middleware layers get no span of their own.
+      expect(spans.filter((r) => attr(r.span, 'koa.type') === 'middleware')).toEqual([]);
+
+      const es = spans.find((r) => r.scope === '@elastic/transport');
+      expect(es?.span.kind).toBe(CLIENT);
+      expect(attr(es?.span, 'db.system')).toBe('elasticsearch');
+      expect(es?.span.name).toBe('search');
+      // The Elasticsearch span descends from the request's server span.
+      const byId = new Map(spans.map((r) => [r.span.spanId, r.span]));
+      let ancestor = es?.span;
+      while (ancestor?.parentSpanId && ancestor.spanId !== server?.span.spanId) {
+        ancestor = byId.get(ancestor.parentSpanId);
+      }
+      expect(ancestor?.spanId).toBe(server?.span.spanId);
+
+      // Probes and scrapes are not traced.
+      const serverNames = received.filter((r) => r.span.kind === SERVER).map((r) => r.span.name);
+      expect(serverNames.filter((n) => /readyz|metrics|healthz/.test(n))).toEqual([]);
+
+      // Every log line of the request carries the trace id.
+      const lines = api
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; route?: string; trace_id?: string });
+      const request = lines.find((l) => l.msg === 'request' && l.route === '/search');
+      expect(request?.trace_id).toBe(caller.traceId);
+    } finally {
+      await stop(api);
+    }
+  }, 60_000);
+
+  it('exports nothing with OTEL_SDK_DISABLED=true', async () => {
+    const port = await freePort();
+    const before = received.length;
+    // Polls Elasticsearch every 200 ms: each poll would be a trace if the SDK ran.
+    const api = startApi(port, { OTEL_SDK_DISABLED: 'true', FRESHNESS_POLL_MS: '200' });
+    try {
+      await untilHealthy(port, api);
+      const caller = traceparent();
+      const res = await fetch(
+        `http://127.0.0.1:${port}/search?starts_at=2021-01-01T00:00:00&ends_at=2021-12-31T00:00:00`,
+        { headers: { traceparent: caller.header } },
+      );
+      expect(res.status).toBe(200);
+      // Longer than the export delay an enabled SDK would use.
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(received.length).toBe(before);
+    } finally {
+      await stop(api);
+    }
+  }, 60_000);
+});

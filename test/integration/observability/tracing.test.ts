@@ -1,0 +1,138 @@
+/**
+ * Spans of real calls: an Elasticsearch request made with createEsClient (real Elasticsearch) and
+ * a fetch to a loopback HTTP server, traced into an in-memory exporter.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import {
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace-base';
+import { shutdownTracing, startTracing, withSpan } from '../../../src/observability/tracing.js';
+import { createEsClient } from '../../../src/store/client.js';
+import { testStoreEnv } from '../../support/es.js';
+
+const env = testStoreEnv('otel');
+
+function byName(spans: ReadableSpan[], name: string): ReadableSpan {
+  const span = spans.find((s) => s.name === name);
+  if (!span) throw new Error(`no span "${name}" in [${spans.map((s) => s.name).join(', ')}]`);
+  return span;
+}
+
+let exporter: InMemorySpanExporter;
+let processor: SimpleSpanProcessor;
+
+function start(withUndici: boolean): void {
+  exporter = new InMemorySpanExporter();
+  processor = new SimpleSpanProcessor(exporter);
+  startTracing({
+    spanProcessors: [processor],
+    // undici reports its requests on node:diagnostics_channel, so this one needs no loader hook.
+    instrumentations: withUndici ? [new UndiciInstrumentation()] : [],
+  });
+}
+
+async function finished(): Promise<ReadableSpan[]> {
+  await processor.forceFlush();
+  return exporter.getFinishedSpans();
+}
+
+afterEach(() => shutdownTracing());
+
+describe('Elasticsearch spans (the client traces itself through @opentelemetry/api)', () => {
+  it('a call yields a CLIENT span, a child of the active span in the same trace', async () => {
+    start(false);
+    // Created after the provider is registered, as in the processes (register.js runs first).
+    const client = createEsClient(env);
+    try {
+      await withSpan('ingest.prepare', {}, () =>
+        client.indices.exists({ index: `${env.ES_INDEX_PREFIX}-nothing` }),
+      );
+    } finally {
+      await client.close();
+    }
+
+    const spans = await finished();
+    const parent = byName(spans, 'ingest.prepare');
+    const es = byName(spans, 'indices.exists');
+    expect(es.kind).toBe(SpanKind.CLIENT);
+    expect(es.spanContext().traceId).toBe(parent.spanContext().traceId);
+    expect(es.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
+    expect(es.attributes).toMatchObject({
+      'db.system': 'elasticsearch',
+      'db.operation.name': 'indices.exists',
+      'db.collection.name': `${env.ES_INDEX_PREFIX}-nothing`,
+      'http.request.method': 'HEAD',
+    });
+    expect(es.instrumentationScope.name).toBe('@elastic/transport');
+  });
+
+  it('a failed call yields an ERROR span', async () => {
+    start(false);
+    const client = createEsClient(env);
+    try {
+      await expect(client.indices.get({ index: `${env.ES_INDEX_PREFIX}-missing` })).rejects.toThrow(
+        /index_not_found_exception/,
+      );
+    } finally {
+      await client.close();
+    }
+
+    const es = byName(await finished(), 'indices.get');
+    expect(es.status.code).toBe(SpanStatusCode.ERROR);
+    expect(es.attributes['db.response.status_code']).toBe('404');
+  });
+
+  it('with the undici instrumentation, the HTTP request is a child of the Elasticsearch span', async () => {
+    start(true);
+    const client = createEsClient(env);
+    try {
+      await client.cluster.health();
+    } finally {
+      await client.close();
+    }
+
+    const spans = await finished();
+    const es = byName(spans, 'cluster.health');
+    const http = spans.find((s) => s.parentSpanContext?.spanId === es.spanContext().spanId);
+    expect(http?.kind).toBe(SpanKind.CLIENT);
+    expect(http?.attributes['http.request.method']).toBe('GET');
+    expect(http?.attributes['url.full']).toBe(`${env.ELASTICSEARCH_URL}/_cluster/health`);
+  });
+});
+
+describe('fetch (the provider feed)', () => {
+  let server: Server;
+  let url: string;
+  const received: IncomingHttpHeaders[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      received.push(req.headers);
+      res.writeHead(200, { 'content-type': 'application/xml' }).end('<eventList/>');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/feed`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('yields a CLIENT span and sends its W3C traceparent', async () => {
+    start(true);
+    const body = await withSpan('ingest.fetch', {}, async () => (await fetch(url)).text());
+    expect(body).toBe('<eventList/>');
+
+    const spans = await finished();
+    const parent = byName(spans, 'ingest.fetch');
+    const client = byName(spans, 'GET');
+    expect(client.kind).toBe(SpanKind.CLIENT);
+    expect(client.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
+    expect(client.attributes['http.response.status_code']).toBe(200);
+    const { traceId, spanId } = client.spanContext();
+    expect(received.at(-1)?.traceparent).toBe(`00-${traceId}-${spanId}-01`);
+  });
+});
