@@ -219,6 +219,13 @@ export function normaliseEvent(provider: string, raw: RawEvent): NormaliseResult
         identity,
       );
     }
+    if (capacity < 0) {
+      return reject(
+        'invalid_capacity',
+        `${where}: zone ${zone.zone_id ?? '?'} has a negative capacity ${zone.capacity}`,
+        identity,
+      );
+    }
     if (capacity <= 0 || soldOut) continue;
     available += capacity;
     min = min === null ? price : Math.min(min, price);

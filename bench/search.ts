@@ -1,0 +1,286 @@
+/**
+ * Search benchmarks, each against a baseline measured in the same run on the same machine:
+ *
+ *  1. Hot search: the real API process (metrics, OpenTelemetry tracing exporting over OTLP, JSON
+ *     logs: configured as in production) answering a cached window, vs a bare Koa server returning
+ *     the same bytes. Same autocannon load. Figures: req/s ratio, latency percentiles.
+ *  2. Cold search: the API with its cache off, a different window on every request, vs the same
+ *     Elasticsearch queries sent straight to Elasticsearch. Figures: req/s ratio, p99.
+ *
+ * Needs a running Elasticsearch (ELASTICSEARCH_URL, default http://127.0.0.1:9200) and a build
+ * (`npm run build`). Data: a generated feed ingested by the real ingest entry point.
+ *
+ *   npm run bench:search             full run (~2 minutes)
+ *   npm run bench:search -- --small  a seconds-long smoke run (used by `make test`)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { parseSearchWindow } from '../src/domain/search-window.js';
+import { windowQuery } from '../src/store/event-reader.js';
+import { indexNames } from '../src/store/indices.js';
+import { createProviderSim } from '../src/sim/server.js';
+
+const small = process.argv.includes('--small');
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ES = process.env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:9200';
+const PREFIX = `bench-${process.pid}`;
+const DURATION = small ? 2 : 10;
+const CONNECTIONS = small ? 10 : 50;
+const BASE_EVENTS = small ? 300 : 5_000;
+const POPULAR = 'starts_at=2021-03-01T00:00:00Z&ends_at=2021-03-15T00:00:00Z';
+
+function log(message: string): void {
+  process.stderr.write(`[bench:search] ${message}\n`);
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const address = srv.address();
+  await new Promise<void>((r) => srv.close(() => r()));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+function startNode(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+async function waitFor(url: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** A deterministic sequence of windows inside the generated feed's year. */
+function windowSequence(seed: number): () => string {
+  let state = seed >>> 0;
+  const next = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+  const day = 86_400_000;
+  const start2021 = Date.UTC(2021, 0, 1);
+  return () => {
+    const start = start2021 + Math.floor(next() * 360) * day + Math.floor(next() * 24) * 3_600_000;
+    const end = start + (1 + Math.floor(next() * 14)) * day;
+    const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+    return `starts_at=${iso(start)}&ends_at=${iso(end)}`;
+  };
+}
+
+interface LoadResult {
+  requestsPerSecond: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  errors: number;
+  non2xx: number;
+  requests: number;
+}
+
+async function load(
+  opts: Omit<autocannon.Options, 'duration' | 'connections'>,
+): Promise<LoadResult> {
+  const result = await autocannon({ ...opts, duration: DURATION, connections: CONNECTIONS });
+  return {
+    requestsPerSecond: Math.round(result.requests.average),
+    latencyMs: {
+      p50: result.latency.p50,
+      p90: result.latency.p90,
+      p99: result.latency.p99,
+      max: result.latency.max,
+    },
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    requests: result.requests.total,
+  };
+}
+
+/** Accepts OTLP exports and discards them, so tracing costs what it costs in production. */
+async function otlpSink(): Promise<{ server: Server; url: string; spans: () => number }> {
+  let exports = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      exports += 1;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return { server, url: `http://127.0.0.1:${port}`, spans: () => exports };
+}
+
+async function main(): Promise<void> {
+  const summary: Record<string, unknown> = {
+    small,
+    durationSeconds: DURATION,
+    connections: CONNECTIONS,
+  };
+  const store = { ELASTICSEARCH_URL: ES, ES_INDEX_PREFIX: PREFIX };
+  const children: ChildProcess[] = [];
+  const sim = await createProviderSim({
+    mode: 'generated',
+    samplesDir: join(ROOT, 'test/fixtures'),
+    baseEvents: BASE_EVENTS,
+    zonesPerEvent: 10,
+    seed: 1,
+    delayMs: 0,
+  });
+  const simPort = await sim.listen(0);
+  const sink = await otlpSink();
+  try {
+    log(`ingesting a generated feed of ${BASE_EVENTS} base events into ${PREFIX}-*`);
+    const ingest = startNode(['dist/main/ingest.js'], {
+      ...store,
+      PROVIDER_URL: `http://127.0.0.1:${simPort}/feed`,
+      OTEL_SDK_DISABLED: 'true',
+    });
+    const code = await new Promise((r) => ingest.once('exit', r));
+    if (code !== 0) throw new Error(`ingest exited ${String(code)}`);
+
+    // The API as production runs it: OpenTelemetry through the loader hook, exporting over OTLP
+    // (to a sink here), JSON logs at info, metrics on.
+    const production = {
+      ...store,
+      LOG_LEVEL: 'info',
+      OTEL_SDK_DISABLED: 'false',
+      OTEL_SERVICE_NAME: 'event-search-api',
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.1',
+      RATE_LIMIT_ENABLED: 'false',
+    };
+    const apiArgs = ['--import', './dist/observability/register.js', 'dist/main/api.js'];
+
+    // 1. Hot search.
+    const apiPort = await freePort();
+    const api = startNode(apiArgs, { ...production, PORT: String(apiPort) });
+    children.push(api);
+    await waitFor(`http://127.0.0.1:${apiPort}/readyz`);
+    const warm = await fetch(`http://127.0.0.1:${apiPort}/search?${POPULAR}`);
+    const body = Buffer.from(await warm.arrayBuffer());
+    const events = (JSON.parse(body.toString()) as { data: { events: unknown[] } }).data.events
+      .length;
+    const bodyFile = join(mkdtempSync(join(tmpdir(), 'bench-')), 'body.json');
+    writeFileSync(bodyFile, body);
+    const barePort = await freePort();
+    const bare = startNode(['dist/bench/bench/bare-koa.js', String(barePort), bodyFile], {});
+    children.push(bare);
+    await waitFor(`http://127.0.0.1:${barePort}/`);
+
+    log(`hot: ${events} events, ${body.length} bytes per answer; bare Koa baseline first`);
+    const hotBare = await load({ url: `http://127.0.0.1:${barePort}/search?${POPULAR}` });
+    const hotApi = await load({ url: `http://127.0.0.1:${apiPort}/search?${POPULAR}` });
+    summary.hot = {
+      eventsPerAnswer: events,
+      bytesPerAnswer: body.length,
+      baseline: hotBare,
+      api: hotApi,
+      ratio: +(hotApi.requestsPerSecond / hotBare.requestsPerSecond).toFixed(3),
+      target: 0.8,
+    };
+    await stopChild(api);
+    await stopChild(bare);
+
+    // 2. Cold search: cache off, a different window on every request, same sequence for both.
+    const coldPort = await freePort();
+    const cold = startNode(apiArgs, {
+      ...production,
+      PORT: String(coldPort),
+      CACHE_MAX_ENTRIES: '0',
+    });
+    children.push(cold);
+    await waitFor(`http://127.0.0.1:${coldPort}/readyz`);
+    const alias = indexNames(PREFIX).eventsAlias;
+
+    log('cold: direct Elasticsearch baseline first');
+    const esWindows = windowSequence(7);
+    const coldEs = await load({
+      url: ES,
+      requests: [
+        {
+          method: 'POST',
+          path: `/${alias}/_search`,
+          headers: { 'content-type': 'application/json' },
+          setupRequest: (req) => {
+            const query = Object.fromEntries(new URLSearchParams(esWindows()));
+            const window = parseSearchWindow(query, 'UTC');
+            return {
+              ...req,
+              body: JSON.stringify({
+                query: windowQuery(window),
+                sort: [{ starts_at: 'asc' }, { id: 'asc' }],
+                size: 1000,
+                _source: ['summary'],
+                track_total_hits: false,
+              }),
+            };
+          },
+        },
+      ],
+    });
+    const apiWindows = windowSequence(7);
+    const coldApi = await load({
+      url: `http://127.0.0.1:${coldPort}`,
+      requests: [
+        { method: 'GET', setupRequest: (req) => ({ ...req, path: `/search?${apiWindows()}` }) },
+      ],
+    });
+    summary.cold = {
+      baseline: coldEs,
+      api: coldApi,
+      ratio: +(coldApi.requestsPerSecond / coldEs.requestsPerSecond).toFixed(3),
+      target: 0.8,
+    };
+    await stopChild(cold);
+    summary.otlpExports = sink.spans();
+  } finally {
+    await Promise.all(children.map(stopChild));
+    await sim.close();
+    sink.server.close();
+    await fetch(`${ES}/${PREFIX}-*`, { method: 'DELETE' }).catch(() => undefined);
+    await fetch(`${ES}/_index_template/${PREFIX}-*`, { method: 'DELETE' }).catch(() => undefined);
+  }
+
+  const hot = summary.hot as { ratio: number; baseline: LoadResult; api: LoadResult };
+  const cold = summary.cold as { ratio: number; baseline: LoadResult; api: LoadResult };
+  const row = (name: string, r: LoadResult) =>
+    `  ${name.padEnd(26)} ${String(r.requestsPerSecond).padStart(7)} req/s   p50 ${r.latencyMs.p50} ms  p90 ${r.latencyMs.p90} ms  p99 ${r.latencyMs.p99} ms  errors ${r.errors} non-2xx ${r.non2xx}`;
+  console.log('\nHot search (cached window)');
+  console.log(row('bare Koa, same bytes', hot.baseline));
+  console.log(row('event-search API', hot.api));
+  console.log(`  ratio ${hot.ratio}x (target >= 0.8x)`);
+  console.log('\nCold search (cache off, a new window per request)');
+  console.log(row('Elasticsearch direct', cold.baseline));
+  console.log(row('event-search API', cold.api));
+  console.log(`  ratio ${cold.ratio}x (target >= 0.8x)`);
+  console.log(`\n${JSON.stringify({ bench: 'search', ...summary })}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

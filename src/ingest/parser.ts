@@ -1,0 +1,349 @@
+/**
+ * Streaming parser of the provider's feed (saxes; docs/adr/0005-streaming-xml-parser.md).
+ *
+ * `<eventList><output><base_event ...><event ...><zone .../></event></base_event></output></eventList>`
+ *
+ * The byte stream is decoded and fed to saxes slice by slice; every `<base_event>` is handed out as
+ * soon as it closes, and the next bytes are only read when the consumer asks for the next base
+ * event. Memory is bounded by one base event plus one slice, whatever the size of the feed.
+ *
+ * A hostile or broken feed is refused with a precise `FeedError`: a DOCTYPE (entity declarations:
+ * billion laughs, XXE), over-long tokens, attributes or nesting, bad UTF-8, an HTML page, an empty
+ * body, malformed or truncated XML. Unknown elements are skipped (with their content) and counted.
+ */
+import { SaxesParser, type SaxesTagPlain } from 'saxes';
+import type { RawEvent, RawZone } from '../domain/event.js';
+import { FeedError, type FeedErrorCode } from './errors.js';
+
+/** One `<base_event>` and its `<event>`s, each carrying its parent's attributes. */
+export interface ParsedBaseEvent {
+  base_event_id: string | undefined;
+  events: RawEvent[];
+}
+
+export interface ParserLimits {
+  /** Deepest element nesting accepted (the feed needs 5). */
+  maxDepth: number;
+  /** Longest value of an attribute the ingester reads, in characters. */
+  maxAttributeLength: number;
+  /**
+   * Longest single token, in characters: a start tag with all its attributes (this also bounds
+   * their number), a text node, a comment.
+   */
+  maxTokenLength: number;
+  /** Most `<event>`s in one base event and `<zone>`s in one event. */
+  maxEventsPerBaseEvent: number;
+  maxZonesPerEvent: number;
+}
+
+export const DEFAULT_LIMITS: ParserLimits = {
+  maxDepth: 32,
+  maxAttributeLength: 8 * 1024,
+  maxTokenLength: 1024 * 1024,
+  maxEventsPerBaseEvent: 10_000,
+  maxZonesPerEvent: 100_000,
+};
+
+export interface ParserStats {
+  /** Bytes received (before decoding). */
+  bytes: number;
+  baseEvents: number;
+  events: number;
+  zones: number;
+  /** Unknown elements skipped, by name (the outermost one of a skipped subtree). */
+  unknownElements: Record<string, number>;
+}
+
+/** Characters handed to saxes at a time; token limits are checked between slices. */
+const SLICE = 64 * 1024;
+/** Distinct unknown element names remembered; the rest are counted under `(other)`. */
+const MAX_UNKNOWN_NAMES = 50;
+
+const BASE_ATTRS = ['base_event_id', 'sell_mode', 'title', 'organizer_company_id'] as const;
+const EVENT_ATTRS = [
+  'event_id',
+  'event_start_date',
+  'event_end_date',
+  'sell_from',
+  'sell_to',
+  'sold_out',
+] as const;
+const ZONE_ATTRS = ['zone_id', 'capacity', 'price', 'name', 'numbered'] as const;
+
+function pick<K extends string>(
+  attributes: Record<string, string>,
+  keys: readonly K[],
+): Partial<Record<K, string>> {
+  const out: Partial<Record<K, string>> = {};
+  for (const key of keys) {
+    const value = attributes[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+function looksLikeHtml(head: string): boolean {
+  return /^\s*(<\?xml[^>]*\?>\s*)?(<!--[\s\S]*?-->\s*)*<(!doctype\s+html|html[\s>])/i.test(head);
+}
+
+function snippet(text: string): string {
+  const s = text.replace(/\s+/g, ' ').trim();
+  return JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s);
+}
+
+/**
+ * Parses one feed. `stats` is filled in as the feed is read, so it is meaningful also after a
+ * failure (how far the parser got).
+ */
+export class FeedParser {
+  readonly stats: ParserStats = {
+    bytes: 0,
+    baseEvents: 0,
+    events: 0,
+    zones: 0,
+    unknownElements: {},
+  };
+  private readonly limits: ParserLimits;
+
+  constructor(limits: Partial<ParserLimits> = {}) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+  }
+
+  /** Yields every base event of `source` (bytes or strings) in document order. */
+  async *parse(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<ParsedBaseEvent> {
+    const limits = this.limits;
+    const stats = this.stats;
+    const parser = new SaxesParser({ position: true, xmlns: false });
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    const ready: ParsedBaseEvent[] = [];
+
+    /** Element names from the root down to the current element. */
+    const stack: string[] = [];
+    /** Depth at which an unknown subtree started (0: not skipping). */
+    let skipFrom = 0;
+    let rootSeen = false;
+    let rootClosed = false;
+    /** The first characters of the document, quoted in messages about non-XML bodies. */
+    let head = '';
+    /** saxes position of the last completed token (tag, text, comment...). */
+    let mark = 0;
+    let base: ParsedBaseEvent | null = null;
+    let baseAttrs: Partial<Record<(typeof BASE_ATTRS)[number], string>> = {};
+    let event: RawEvent | null = null;
+
+    const where = () => `line ${parser.line}, column ${parser.column + 1}`;
+    const fail = (code: FeedErrorCode, message: string): never => {
+      throw new FeedError(code, message);
+    };
+
+    /** A saxes well-formedness error as a FeedError (our own FeedErrors pass through). */
+    const translate = (err: unknown): FeedError => {
+      if (err instanceof FeedError) return err;
+      const reason = (err instanceof Error ? err.message : String(err)).replace(/^\d+:\d+: /, '');
+      if (!rootSeen && looksLikeHtml(head)) {
+        return new FeedError(
+          'html',
+          `the provider sent an HTML page instead of the XML feed: ${snippet(head)}`,
+        );
+      }
+      if (!rootSeen) {
+        return new FeedError(
+          head.trim() === '' ? 'empty' : 'malformed',
+          `the body is not an XML document (${reason} at ${where()}); it starts with ${snippet(head)}`,
+        );
+      }
+      return new FeedError('malformed', `malformed XML at ${where()}: ${reason}`);
+    };
+    /** Reads a value this parser keeps, refusing it when it is longer than allowed. */
+    const pickChecked = <K extends string>(
+      tag: SaxesTagPlain,
+      keys: readonly K[],
+    ): Partial<Record<K, string>> => {
+      const picked = pick(tag.attributes, keys);
+      for (const key of keys) {
+        const value = picked[key];
+        if (value !== undefined && value.length > limits.maxAttributeLength) {
+          fail(
+            'limit',
+            `attribute ${key} of <${tag.name}> at ${where()} is ${value.length} characters long (limit ${limits.maxAttributeLength})`,
+          );
+        }
+      }
+      return picked;
+    };
+
+    // Only three handlers: every handler saxes is given becomes a property added to the parser,
+    // and past a handful V8 turns the object into a slow dictionary and the whole parse gets
+    // several times slower (see bench/parse.ts). Token sizes are checked between slices instead
+    // of in text/comment handlers; the declared encoding is read from the head of the document.
+    parser.on('doctype', (doctype) => {
+      if (/^\s*html\b/i.test(doctype)) {
+        fail('html', `the provider sent an HTML page instead of the XML feed: ${snippet(head)}`);
+      }
+      fail(
+        'doctype',
+        `a DOCTYPE declaration at ${where()} was refused: the feed must not declare a DTD or entities`,
+      );
+    });
+    parser.on('opentag', (tag: SaxesTagPlain) => {
+      mark = parser.position;
+      const name = tag.name;
+      const depth = stack.length; // depth of the parent (0: this is the root)
+      if (depth + 1 > limits.maxDepth) {
+        fail(
+          'limit',
+          `elements are nested more than ${limits.maxDepth} deep at ${where()} (<${name}>)`,
+        );
+      }
+      stack.push(name);
+      if (skipFrom > 0) return;
+      if (depth === 0) {
+        rootSeen = true;
+        if (name.toLowerCase() === 'html') {
+          fail('html', `the provider sent an HTML page instead of the XML feed: ${snippet(head)}`);
+        }
+        if (name !== 'eventList') {
+          fail('structure', `the root element is <${name}>, expected <eventList>`);
+        }
+        return;
+      }
+      const parent = stack[depth - 1];
+      if (parent === 'eventList' && name === 'output' && depth === 1) return;
+      if (parent === 'output' && name === 'base_event' && depth === 2) {
+        baseAttrs = pickChecked(tag, BASE_ATTRS);
+        base = { base_event_id: baseAttrs.base_event_id, events: [] };
+        return;
+      }
+      if (parent === 'base_event' && name === 'event' && base) {
+        if (base.events.length >= limits.maxEventsPerBaseEvent) {
+          fail(
+            'limit',
+            `base_event ${base.base_event_id ?? '?'} has more than ${limits.maxEventsPerBaseEvent} events`,
+          );
+        }
+        event = { ...baseAttrs, ...pickChecked(tag, EVENT_ATTRS), zones: [] };
+        base.events.push(event);
+        stats.events++;
+        return;
+      }
+      if (parent === 'event' && name === 'zone' && event) {
+        if (event.zones.length >= limits.maxZonesPerEvent) {
+          fail(
+            'limit',
+            `event ${event.event_id ?? '?'} has more than ${limits.maxZonesPerEvent} zones`,
+          );
+        }
+        const zone: RawZone = pickChecked(tag, ZONE_ATTRS);
+        event.zones.push(zone);
+        stats.zones++;
+        return;
+      }
+      // Anything else: skip it and everything inside it, and count it.
+      skipFrom = stack.length;
+      const known = Object.hasOwn(stats.unknownElements, name);
+      const key =
+        known || Object.keys(stats.unknownElements).length < MAX_UNKNOWN_NAMES ? name : '(other)';
+      stats.unknownElements[key] = (stats.unknownElements[key] ?? 0) + 1;
+    });
+    parser.on('closetag', () => {
+      mark = parser.position;
+      const depth = stack.length;
+      const name = stack.pop();
+      if (skipFrom > 0) {
+        if (depth === skipFrom) skipFrom = 0;
+        return;
+      }
+      if (depth === 1) {
+        rootClosed = true;
+      } else if (name === 'base_event' && depth === 3 && base) {
+        ready.push(base);
+        stats.baseEvents++;
+        base = null;
+        event = null;
+      } else if (name === 'event') {
+        event = null;
+      }
+    });
+
+    let encodingChecked = false;
+    const checkEncoding = () => {
+      encodingChecked = true;
+      const decl = /^\uFEFF?<\?xml\s[^>]*?\bencoding\s*=\s*(["'])([^"']*)\1/.exec(head);
+      const encoding = decl?.[2];
+      if (encoding !== undefined && !/^(utf-?8|us-ascii|ascii)$/i.test(encoding)) {
+        fail(
+          'encoding',
+          `the feed declares encoding ${JSON.stringify(encoding)}; only UTF-8 is supported`,
+        );
+      }
+    };
+
+    const feed = (text: string) => {
+      if (head.length < 200) head += text.slice(0, 200 - head.length);
+      if (!encodingChecked && (head.length >= 200 || head.includes('?>'))) checkEncoding();
+      for (let i = 0; i < text.length; i += SLICE) {
+        try {
+          parser.write(text.length <= SLICE ? text : text.slice(i, i + SLICE));
+        } catch (err) {
+          throw translate(err);
+        }
+        if (parser.position - mark > limits.maxTokenLength) {
+          fail(
+            'limit',
+            `a single token (start tag, text, comment...) runs past ${limits.maxTokenLength} characters at ${where()}`,
+          );
+        }
+      }
+    };
+
+    for await (const chunk of source) {
+      let text: string;
+      if (typeof chunk === 'string') {
+        stats.bytes += Buffer.byteLength(chunk);
+        text = chunk;
+      } else {
+        stats.bytes += chunk.byteLength;
+        try {
+          text = decoder.decode(chunk, { stream: true });
+        } catch {
+          fail('encoding', `the feed is not valid UTF-8 (near byte ${stats.bytes})`);
+          return;
+        }
+      }
+      if (text.length > 0) feed(text);
+      while (ready.length > 0) yield ready.shift() as ParsedBaseEvent;
+    }
+    let rest: string;
+    try {
+      rest = decoder.decode();
+    } catch {
+      fail('encoding', `the feed ends in the middle of a UTF-8 character`);
+      return;
+    }
+    if (rest.length > 0) feed(rest);
+    if (!encodingChecked) checkEncoding();
+    while (ready.length > 0) yield ready.shift() as ParsedBaseEvent;
+
+    if (stats.bytes === 0) fail('empty', 'the body is empty (0 bytes): no feed to ingest');
+    if (!rootSeen) {
+      if (head.trim() === '' || /^\s*<\?xml[^>]*\?>\s*$/.test(head)) {
+        fail('empty', `the body holds no XML element (${stats.bytes} bytes): no feed to ingest`);
+      }
+      if (looksLikeHtml(head)) {
+        fail('html', `the provider sent an HTML page instead of the XML feed: ${snippet(head)}`);
+      }
+      fail('malformed', `the body is not an XML document; it starts with ${snippet(head)}`);
+    }
+    if (!rootClosed) {
+      fail(
+        'truncated',
+        `the feed ends before </eventList> (truncated after ${stats.bytes} bytes, inside <${stack.join('><')}> at ${where()}; ${stats.baseEvents} complete base events were read)`,
+      );
+    }
+    try {
+      parser.close();
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * One ingest run: fetch the feed, read it to its end, write every event, record the run.
+ *
+ * The run is built from ports so tests can drive it with fixtures and a real Elasticsearch:
+ * a feed source (a byte stream), the streaming parser, an event sink (the bulk writer) and a run
+ * store.
+ *
+ * Two passes over a spooled copy (docs/adr/0005-streaming-xml-parser.md): the body is streamed
+ * through the parser into a temporary file; only when the whole feed has arrived and parsed
+ * cleanly is it parsed again from that file and written. A truncated, malformed or interrupted
+ * feed therefore changes nothing in the store. Memory stays flat in both passes (one base event at
+ * a time); the disk holds one copy of the feed for the length of the run.
+ */
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { normaliseEvent, type RejectionReason } from '../domain/event.js';
+import type { Logger } from '../observability/logger.js';
+import type { RunDocument } from '../store/indices.js';
+import type { RunStore } from '../store/runs.js';
+import type { WriteContext, WriteOp, WriteStats } from '../store/event-writer.js';
+import { FeedError } from './errors.js';
+import { FeedParser, type ParsedBaseEvent, type ParserStats } from './parser.js';
+
+/** Where the bytes of the feed come from (the provider over HTTP, a fixture, a generator). */
+export interface FeedSource {
+  open(signal?: AbortSignal): Promise<FeedBody>;
+}
+
+export interface FeedBody {
+  body: AsyncIterable<Uint8Array>;
+  status?: number;
+  contentType?: string | null;
+  attempts?: number;
+}
+
+/** The streaming parser: a fresh one per pass. */
+export interface FeedReader {
+  readonly stats: ParserStats;
+  parse(source: AsyncIterable<Uint8Array | string>): AsyncIterable<ParsedBaseEvent>;
+}
+
+/** Writes the items it pulls from `ops`; reports failures in its result, does not throw for them. */
+export type EventSink = (ops: AsyncIterable<WriteOp>, context: WriteContext) => Promise<WriteStats>;
+
+export interface RunDeps {
+  /** Provider name: part of every event's identity. */
+  provider: string;
+  /** The feed's URL as it may be shown (no credentials), for the run record. */
+  providerUrl: string;
+  source: FeedSource;
+  sink: EventSink;
+  runs: RunStore;
+  logger: Logger;
+  parser?: () => FeedReader;
+  /** Directory for the spooled feed (default: the OS temp directory). */
+  spoolDir?: string;
+  signal?: AbortSignal;
+  now?: () => Date;
+  runId?: string;
+  /** Rejected (and duplicate) events logged one by one before the rest are only counted (default 20). */
+  maxLoggedRejections?: number;
+}
+
+export interface RunResult {
+  /** The run as recorded (or as it would have been, if recording the end failed). */
+  run: RunDocument;
+  ok: boolean;
+  error: Error | null;
+  /** Events that appeared more than once in the feed (the first occurrence was used). */
+  duplicates: number;
+  unknownElements: Record<string, number>;
+  bytes: number;
+}
+
+function emptyCounts(): RunDocument['counts'] {
+  return {
+    base_events_read: 0,
+    events_read: 0,
+    events_upserted: 0,
+    events_rejected: 0,
+    bulk_failures: 0,
+    rejected_by_reason: {},
+  };
+}
+
+/** Chunks of `body` written to `file` on their way through. */
+async function* spool(
+  body: AsyncIterable<Uint8Array>,
+  file: Awaited<ReturnType<typeof open>>,
+): AsyncGenerator<Uint8Array> {
+  for await (const chunk of body) {
+    await file.write(chunk);
+    yield chunk;
+  }
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
+    throw new FeedError('aborted', `the run was cancelled: ${reason}`);
+  }
+}
+
+/**
+ * Runs one ingest. Resolves with the recorded run whatever the outcome; rejects only when the run
+ * could not even be recorded as started (Elasticsearch unreachable).
+ */
+export async function runIngest(deps: RunDeps): Promise<RunResult> {
+  const now = deps.now ?? (() => new Date());
+  const makeParser = deps.parser ?? (() => new FeedParser());
+  const maxLogged = deps.maxLoggedRejections ?? 20;
+  const started = now();
+  const runId = deps.runId ?? randomUUID();
+  const log = deps.logger.child({ run_id: runId, provider: deps.provider });
+  const counts = emptyCounts();
+  const run: RunDocument = {
+    run_id: runId,
+    provider: deps.provider,
+    provider_url: deps.providerUrl,
+    started_at: started.toISOString(),
+    finished_at: null,
+    duration_ms: null,
+    outcome: 'running',
+    error: null,
+    counts,
+  };
+  await deps.runs.save({ ...run, counts: { ...counts } });
+  log.info({ phase: 'run_started', provider_url: deps.providerUrl }, 'ingest run started');
+
+  let error: Error | null = null;
+  let duplicates = 0;
+  let unknownElements: Record<string, number> = {};
+  let bytes = 0;
+  const dir = await mkdtemp(join(deps.spoolDir ?? tmpdir(), 'event-search-feed-'));
+  try {
+    // Phase 1: fetch, stream through the parser into the spool file. Nothing is written yet.
+    const feed = await deps.source.open(deps.signal);
+    log.info(
+      {
+        phase: 'feed_fetched',
+        status: feed.status,
+        content_type: feed.contentType,
+        attempts: feed.attempts,
+      },
+      'feed response received',
+    );
+    const file = join(dir, 'feed.xml');
+    const reader = makeParser();
+    const handle = await open(file, 'w');
+    try {
+      for await (const base of reader.parse(spool(feed.body, handle))) {
+        void base;
+        checkAborted(deps.signal);
+      }
+    } finally {
+      counts.base_events_read = reader.stats.baseEvents;
+      counts.events_read = reader.stats.events;
+      unknownElements = reader.stats.unknownElements;
+      bytes = reader.stats.bytes;
+      await handle.close();
+    }
+    log.info(
+      {
+        phase: 'feed_read',
+        bytes,
+        base_events: reader.stats.baseEvents,
+        events: reader.stats.events,
+        zones: reader.stats.zones,
+        unknown_elements: unknownElements,
+      },
+      'feed read to its end and well-formed',
+    );
+
+    // Phase 2: parse the validated copy again, normalise and write.
+    const seen = new Set<string>();
+    let logged = 0;
+    const rejectedByReason: Partial<Record<RejectionReason, number>> = {};
+    const noteRejection = (reason: RejectionReason, detail: string, id: string | null) => {
+      counts.events_rejected++;
+      rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + 1;
+      if (logged < maxLogged) {
+        log.warn({ phase: 'event_rejected', reason, detail, event: id }, 'event rejected');
+      } else if (logged === maxLogged) {
+        log.warn(
+          { phase: 'event_rejected', limit: maxLogged },
+          'more events rejected; only counted from here on (see the run summary)',
+        );
+      }
+      logged++;
+    };
+    const second = makeParser();
+    const signal = deps.signal;
+    async function* operations(): AsyncGenerator<WriteOp> {
+      const stream = createReadStream(file, { highWaterMark: 64 * 1024 });
+      try {
+        for await (const base of second.parse(stream)) {
+          checkAborted(signal);
+          for (const raw of base.events) {
+            const result = normaliseEvent(deps.provider, raw);
+            const id = result.ok ? result.event.id : (result.identity?.id ?? null);
+            if (id !== null) {
+              if (seen.has(id)) {
+                duplicates++;
+                if (duplicates <= maxLogged) {
+                  log.warn(
+                    { phase: 'event_duplicate', event: id, base_event_id: raw.base_event_id },
+                    'event appears more than once in the feed; the first occurrence was used',
+                  );
+                }
+                continue;
+              }
+              seen.add(id);
+            }
+            if (result.ok) {
+              yield { kind: 'event', event: result.event };
+              continue;
+            }
+            noteRejection(result.reason, result.detail, id);
+            if (result.identity) {
+              yield {
+                kind: 'rejected',
+                identity: result.identity,
+                reason: result.reason,
+                detail: result.detail,
+                online: raw.sell_mode?.trim() === 'online',
+              };
+            }
+          }
+        }
+      } finally {
+        stream.destroy();
+      }
+    }
+    const written = await deps.sink(operations(), { runId, seenAt: started.toISOString() });
+    counts.events_upserted = written.eventsWritten;
+    counts.bulk_failures = written.failures;
+    counts.rejected_by_reason = rejectedByReason;
+    log.info(
+      {
+        phase: 'events_written',
+        items: written.items,
+        events_upserted: written.eventsWritten,
+        rejected_recorded: written.rejectedWritten,
+        events_rejected: counts.events_rejected,
+        rejected_by_reason: rejectedByReason,
+        duplicates,
+        bulk_failures: written.failures,
+        sample_failures: written.sampleFailures,
+        bulk_bytes: written.bytes,
+        took_ms: written.timeMs,
+      },
+      'events written to Elasticsearch',
+    );
+    if (written.error) {
+      error = new Error(
+        `writing to Elasticsearch failed after ${written.items - written.failures} of ${written.items} items: ${written.error.message}`,
+        { cause: written.error },
+      );
+    } else if (written.failures > 0) {
+      const first = written.sampleFailures[0];
+      const detail = first
+        ? ` (first: event ${first.id ?? '?'}: ${first.status} ${first.type ?? ''} ${first.reason ?? ''})`
+        : '';
+      error = new Error(
+        `Elasticsearch refused ${written.failures} of ${written.items} items${detail.replace(/\s+\)/, ')')}`,
+      );
+    }
+  } catch (err) {
+    error = err instanceof Error ? err : new Error(String(err));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  const finished = now();
+  run.finished_at = finished.toISOString();
+  run.duration_ms = finished.getTime() - started.getTime();
+  run.outcome = error ? 'failed' : 'succeeded';
+  run.error = error ? error.message : null;
+  try {
+    await deps.runs.save(run);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log.error({ phase: 'run_recorded', err: message }, 'could not record the end of the run');
+    error = new Error(
+      `${error ? `${error.message}; ` : ''}the end of the run could not be recorded: ${message}`,
+    );
+    run.outcome = 'failed';
+    run.error = error.message;
+  }
+  return { run, ok: error === null, error, duplicates, unknownElements, bytes };
+}

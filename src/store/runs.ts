@@ -1,0 +1,68 @@
+/**
+ * The ingest run records in `<prefix>-runs` (one document per run, id = run id): written as
+ * `running` when a run starts and overwritten with its outcome when it ends. The API polls
+ * `latestSuccessfulRun` to tell how fresh its data is.
+ */
+import type { Client } from './client.js';
+import { indexNames, type RunDocument } from './indices.js';
+
+export interface RunStore {
+  /** Records a run (a new one, or the final state of one already recorded). */
+  save(run: RunDocument): Promise<void>;
+}
+
+export function createRunStore(client: Client, prefix: string): RunStore {
+  const index = indexNames(prefix).runsIndex;
+  return {
+    async save(run) {
+      // A tiny, rarely written index: refresh at once so readers see the outcome immediately.
+      await client.index({ index, id: run.run_id, document: run, refresh: true });
+    },
+  };
+}
+
+function isIndexNotFound(err: unknown): boolean {
+  const body = (err as { meta?: { body?: { error?: { type?: string } } } }).meta?.body;
+  return body?.error?.type === 'index_not_found_exception';
+}
+
+/**
+ * The run that finished last among the successful ones (optionally of one provider), or null
+ * when there is none yet (also when the runs index does not exist yet). Other errors propagate.
+ */
+export async function latestSuccessfulRun(
+  client: Client,
+  prefix: string,
+  provider?: string,
+): Promise<RunDocument | null> {
+  const filter: object[] = [
+    { term: { outcome: 'succeeded' } },
+    { exists: { field: 'finished_at' } },
+  ];
+  if (provider !== undefined) filter.push({ term: { provider } });
+  try {
+    const res = await client.search<RunDocument>({
+      index: indexNames(prefix).runsIndex,
+      size: 1,
+      query: { bool: { filter } },
+      sort: [{ finished_at: { order: 'desc' } }, { run_id: { order: 'desc' } }],
+    });
+    return res.hits.hits[0]?._source ?? null;
+  } catch (err) {
+    if (isIndexNotFound(err)) return null;
+    throw err;
+  }
+}
+
+/** One run by id, or null. */
+export async function getRun(
+  client: Client,
+  prefix: string,
+  runId: string,
+): Promise<RunDocument | null> {
+  const res = await client.get<RunDocument>(
+    { index: indexNames(prefix).runsIndex, id: runId },
+    { ignore: [404] },
+  );
+  return res.found ? (res._source ?? null) : null;
+}

@@ -1,0 +1,232 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { validate as isUuid } from 'uuid';
+import { eventId } from '../../../src/domain/event.js';
+import { FeedHttpError } from '../../../src/ingest/errors.js';
+import { bootstrapIndices } from '../../../src/store/indices.js';
+import { getRun, latestSuccessfulRun } from '../../../src/store/runs.js';
+import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
+import {
+  allEvents,
+  bytesSource,
+  failingSource,
+  fixture,
+  ingest,
+  memoryLogger,
+  rawSources,
+  searchableIds,
+  withoutBookkeeping,
+} from './support.js';
+
+const env = testStoreEnv('ingest-run');
+const prefix = env.ES_INDEX_PREFIX;
+const client = testClient(env);
+
+const ID = {
+  camela: eventId('primary', '291', '291'),
+  pantomima: eventId('primary', '322', '1642'),
+  morancos: eventId('primary', '1591', '1642'),
+  tributo: eventId('primary', '444', '1642'),
+};
+
+beforeAll(async () => {
+  await bootstrapIndices(client, prefix);
+});
+
+afterAll(async () => {
+  await dropPrefix(client, prefix);
+  await client.close();
+});
+
+describe('ingesting responses 1, 2, 3 in order (real Elasticsearch)', () => {
+  const runIds: string[] = [];
+
+  beforeAll(async () => {
+    for (const n of [1, 2, 3]) {
+      const result = await ingest(client, prefix, bytesSource(fixture(n)));
+      expect({ n, ok: result.ok, error: result.error?.message }).toEqual({
+        n,
+        ok: true,
+        error: undefined,
+      });
+      runIds.push(result.run.run_id);
+    }
+  });
+
+  it('keeps every event ever seen, each under a stable UUID', async () => {
+    const events = await allEvents(client, prefix);
+    expect([...events.keys()].sort()).toEqual(Object.values(ID).sort());
+    for (const [id, doc] of events) {
+      expect(isUuid(id)).toBe(true);
+      expect(doc.id).toBe(id);
+      expect(id).toBe(eventId(doc.provider, doc.base_event_id, doc.event_id));
+    }
+  });
+
+  it('291 has its latest values: ends 21:30, prices 20..30 (Grada 2 has no capacity left)', async () => {
+    const doc = (await allEvents(client, prefix)).get(ID.camela);
+    expect(doc).toMatchObject({
+      title: 'Camela en concierto',
+      sell_mode: 'online',
+      ever_online: true,
+      organizer_company_id: null,
+      starts_at: '2021-06-30T21:00:00',
+      ends_at: '2021-06-30T21:30:00',
+      period: { gte: '2021-06-30T21:00:00', lte: '2021-06-30T21:30:00' },
+      min_price: 20,
+      max_price: 30,
+      available_capacity: 280,
+      last_run_id: runIds[2],
+      last_rejection: null,
+      summary: {
+        id: ID.camela,
+        title: 'Camela en concierto',
+        start_date: '2021-06-30',
+        start_time: '21:00:00',
+        end_date: '2021-06-30',
+        end_time: '21:30:00',
+        min_price: 20,
+        max_price: 30,
+      },
+    });
+  });
+
+  it('322 is kept with its last known values although it vanished from the feed', async () => {
+    const doc = (await allEvents(client, prefix)).get(ID.pantomima);
+    expect(doc).toMatchObject({
+      title: 'Pantomima Full',
+      ever_online: true,
+      starts_at: '2021-02-10T20:00:00',
+      ends_at: '2021-02-10T21:30:00',
+      min_price: 55,
+      max_price: 55,
+      last_run_id: runIds[0],
+    });
+  });
+
+  it('1591 ends 21:00 with min = max = 65 (the 75 zone is sold out)', async () => {
+    const doc = (await allEvents(client, prefix)).get(ID.morancos);
+    expect(doc).toMatchObject({
+      ends_at: '2021-07-31T21:00:00',
+      summary: expect.objectContaining({ end_time: '21:00:00', min_price: 65, max_price: 65 }),
+      min_price: 65,
+      max_price: 65,
+      organizer_company_id: '1',
+    });
+  });
+
+  it('444 is stored as seen but not online, without dates, and never searchable', async () => {
+    const doc = (await allEvents(client, prefix)).get(ID.tributo);
+    expect(doc).toEqual({
+      id: ID.tributo,
+      provider: 'primary',
+      base_event_id: '444',
+      event_id: '1642',
+      title: 'Tributo a Juanito Valderrama',
+      sell_mode: 'offline',
+      ever_online: false,
+      first_seen_at: expect.any(String),
+      last_seen_at: expect.any(String),
+      last_run_id: runIds[2],
+      last_rejection: {
+        reason: 'invalid_date',
+        detail: expect.stringContaining('2021-09-31T20:00:00'),
+        run_id: runIds[2],
+        at: expect.any(String),
+      },
+    });
+    expect(await searchableIds(client, prefix)).toEqual(
+      [ID.camela, ID.pantomima, ID.morancos].sort(),
+    );
+  });
+
+  it('records every run with its counts; the latest successful one is run 3', async () => {
+    const run3 = await getRun(client, prefix, runIds[2] as string);
+    expect(run3).toMatchObject({
+      outcome: 'succeeded',
+      provider: 'primary',
+      error: null,
+      counts: {
+        base_events_read: 3,
+        events_read: 3,
+        events_upserted: 2,
+        events_rejected: 1,
+        bulk_failures: 0,
+        rejected_by_reason: { invalid_date: 1 },
+      },
+    });
+    expect(run3?.duration_ms).toBeGreaterThanOrEqual(0);
+    expect((await latestSuccessfulRun(client, prefix))?.run_id).toBe(runIds[2]);
+    expect((await getRun(client, prefix, runIds[0] as string))?.counts).toMatchObject({
+      events_upserted: 3,
+      events_rejected: 0,
+    });
+  });
+
+  it('ingesting the same feed again changes nothing but the bookkeeping, ids included', async () => {
+    const before = await allEvents(client, prefix);
+    const again = await ingest(client, prefix, bytesSource(fixture(3)));
+    expect(again.ok).toBe(true);
+    const after = await allEvents(client, prefix);
+    expect([...after.keys()]).toEqual([...before.keys()]);
+    for (const [id, doc] of after) {
+      expect(withoutBookkeeping(doc)).toEqual(withoutBookkeeping(before.get(id) as typeof doc));
+      expect(doc.first_seen_at).toBe(before.get(id)?.first_seen_at);
+    }
+    expect(after.get(ID.camela)?.last_run_id).toBe(again.run.run_id);
+    expect(after.get(ID.pantomima)?.last_run_id).toBe(runIds[0]);
+  });
+
+  describe('a failed feed changes nothing stored and is recorded as failed', () => {
+    const xml = fixture(3).toString('utf8');
+    const cases: [string, () => ReturnType<typeof bytesSource>, RegExp][] = [
+      [
+        'truncated after two complete base events',
+        () => bytesSource(xml.slice(0, xml.indexOf('<base_event base_event_id="444"') + 40)),
+        /^the feed ends before <\/eventList> \(truncated after \d+ bytes, inside <eventList><output> at line 17, column \d+; 2 complete base events were read\)$/,
+      ],
+      [
+        'malformed after valid events',
+        () => bytesSource(xml.replace('</output>', '<zone></output>')),
+        /^malformed XML at line \d+, column \d+: /,
+      ],
+      [
+        'an HTML page',
+        () => bytesSource('<!DOCTYPE html><html><body>502</body></html>'),
+        /HTML page/,
+      ],
+      ['an empty body', () => bytesSource(''), /^the body is empty/],
+      [
+        'a 500 after retries',
+        () =>
+          failingSource(
+            new FeedHttpError(
+              500,
+              'the provider answered 500 for http://provider.test/feed (4 attempts)',
+              true,
+              undefined,
+            ),
+          ),
+        /^the provider answered 500/,
+      ],
+    ];
+
+    it.each(cases)('%s', async (_name, source, message) => {
+      const before = await rawSources(client, prefix);
+      const lastGood = await latestSuccessfulRun(client, prefix);
+      const { logger, lines } = memoryLogger();
+      const result = await ingest(client, prefix, source(), { logger });
+      expect(result.ok).toBe(false);
+      expect(result.run.outcome).toBe('failed');
+      expect(result.run.error).toMatch(message);
+      expect(await rawSources(client, prefix)).toEqual(before);
+      expect(await getRun(client, prefix, result.run.run_id)).toMatchObject({
+        outcome: 'failed',
+        error: result.run.error,
+        counts: { events_upserted: 0, bulk_failures: 0 },
+      });
+      expect((await latestSuccessfulRun(client, prefix))?.run_id).toBe(lastGood?.run_id);
+      expect(lines.map((l) => l.phase)).toContain('run_started');
+      expect(lines.map((l) => l.phase)).not.toContain('events_written');
+    });
+  });
+});

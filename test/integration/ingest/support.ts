@@ -1,0 +1,151 @@
+/** Shared by the ingest and store integration tests: run an ingest from bytes against a real ES. */
+import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import type { FeedSource, RunResult } from '../../../src/ingest/run.js';
+import { runIngest } from '../../../src/ingest/run.js';
+import { createLogger, type Logger } from '../../../src/observability/logger.js';
+import type { Client } from '../../../src/store/client.js';
+import { writeEvents } from '../../../src/store/event-writer.js';
+import { indexNames, type EventDocument } from '../../../src/store/indices.js';
+import { createRunStore } from '../../../src/store/runs.js';
+
+export const fixture = (n: number): Buffer =>
+  readFileSync(new URL(`../../fixtures/response_${n}.xml`, import.meta.url));
+
+/** A logger whose JSON lines are kept in memory. */
+export function memoryLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      done();
+    },
+  });
+  return { logger: createLogger({ name: 'ingest-test', level: 'debug', destination }), lines };
+}
+
+/** A feed source serving `body` in small chunks (or failing with `error`). */
+export function bytesSource(body: Buffer | string, chunkSize = 512): FeedSource {
+  const buf = Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
+  return {
+    async open() {
+      async function* chunks() {
+        for (let i = 0; i < buf.length; i += chunkSize) yield buf.subarray(i, i + chunkSize);
+      }
+      return { body: chunks(), status: 200, contentType: 'application/xml' };
+    },
+  };
+}
+
+export function failingSource(error: Error): FeedSource {
+  return {
+    async open() {
+      throw error;
+    },
+  };
+}
+
+export interface IngestOptions {
+  provider?: string;
+  logger?: Logger;
+  flushBytes?: number;
+  concurrency?: number;
+}
+
+export async function ingest(
+  client: Client,
+  prefix: string,
+  source: FeedSource,
+  options: IngestOptions = {},
+): Promise<RunResult> {
+  const names = indexNames(prefix);
+  return runIngest({
+    provider: options.provider ?? 'primary',
+    providerUrl: 'http://provider.test/feed',
+    source,
+    sink: (ops, context) =>
+      writeEvents(ops, {
+        client,
+        index: names.eventsAlias,
+        context,
+        flushBytes: options.flushBytes ?? 1_000,
+        concurrency: options.concurrency ?? 2,
+      }),
+    runs: createRunStore(client, prefix),
+    logger: options.logger ?? memoryLogger().logger,
+  });
+}
+
+/** Every stored event by id, as stored (`_source`). */
+export async function allEvents(
+  client: Client,
+  prefix: string,
+): Promise<Map<string, EventDocument>> {
+  const alias = indexNames(prefix).eventsAlias;
+  await client.indices.refresh({ index: alias });
+  const res = await client.search<EventDocument>({
+    index: alias,
+    size: 1000,
+    query: { match_all: {} },
+    sort: [{ id: 'asc' }],
+  });
+  return new Map(res.hits.hits.map((h) => [h._id as string, h._source as EventDocument]));
+}
+
+/** The raw `_source` strings, to compare byte for byte. */
+export async function rawSources(client: Client, prefix: string): Promise<string[]> {
+  const alias = indexNames(prefix).eventsAlias;
+  await client.indices.refresh({ index: alias });
+  const res = await client.search({
+    index: alias,
+    size: 1000,
+    query: { match_all: {} },
+    sort: [{ id: 'asc' }],
+    seq_no_primary_term: true,
+    version: true,
+  });
+  return res.hits.hits.map((h) =>
+    JSON.stringify({ id: h._id, seq: h._seq_no, v: h._version, source: h._source }),
+  );
+}
+
+/** A stored event without what changes on every sighting (run ids and timestamps). */
+export function withoutBookkeeping(doc: EventDocument): Partial<EventDocument> {
+  const copy: Partial<EventDocument> = { ...doc };
+  delete copy.last_seen_at;
+  delete copy.last_run_id;
+  delete copy.first_seen_at;
+  if (copy.last_rejection) {
+    copy.last_rejection = { ...copy.last_rejection, run_id: '(run)', at: '(at)' };
+  }
+  return copy;
+}
+
+/** The ids of the events a search may return: seen online once and with a valid period. */
+export async function searchableIds(client: Client, prefix: string): Promise<string[]> {
+  const alias = indexNames(prefix).eventsAlias;
+  await client.indices.refresh({ index: alias });
+  const res = await client.search<EventDocument>({
+    index: alias,
+    size: 1000,
+    query: {
+      bool: {
+        filter: [
+          { term: { ever_online: true } },
+          {
+            range: {
+              period: {
+                gte: '2000-01-01T00:00:00',
+                lte: '2100-01-01T00:00:00',
+                relation: 'within',
+              },
+            },
+          },
+        ],
+      },
+    },
+  });
+  return res.hits.hits.map((h) => h._id as string).sort();
+}

@@ -1,0 +1,86 @@
+import { describe, expect, it } from '@jest/globals';
+import { normaliseEvent, type RawEvent } from '../../../src/domain/event.js';
+import {
+  buildEventUpdate,
+  RETRY_ON_CONFLICT,
+  type WriteOp,
+} from '../../../src/store/event-writer.js';
+
+const ctx = { runId: 'run-1', seenAt: '2024-01-01T00:00:00.000Z' };
+const raw = (sell_mode: string, start = '2021-06-30T21:00:00'): RawEvent => ({
+  base_event_id: '291',
+  event_id: '291',
+  title: 'Camela en concierto',
+  sell_mode,
+  event_start_date: start,
+  event_end_date: '2021-06-30T21:30:00',
+  zones: [{ zone_id: '40', capacity: '200', price: '20.00' }],
+});
+
+function opFor(r: RawEvent): WriteOp {
+  const result = normaliseEvent('primary', r);
+  if (result.ok) return { kind: 'event', event: result.event };
+  if (!result.identity) throw new Error('no identity');
+  return {
+    kind: 'rejected',
+    identity: result.identity,
+    reason: result.reason,
+    detail: result.detail,
+    online: r.sell_mode === 'online',
+  };
+}
+
+describe('buildEventUpdate (the bulk update that needs no script)', () => {
+  it('online: sets ever_online in both doc and upsert; first_seen_at only on insert', () => {
+    const [action, body] = buildEventUpdate('events', opFor(raw('online')), ctx);
+    expect(action).toEqual({
+      update: { _index: 'events', _id: body.upsert.id, retry_on_conflict: RETRY_ON_CONFLICT },
+    });
+    expect(body.doc).toMatchObject({
+      ever_online: true,
+      last_rejection: null,
+      period: { gte: '2021-06-30T21:00:00', lte: '2021-06-30T21:30:00' },
+    });
+    expect(body.doc).not.toHaveProperty('first_seen_at');
+    expect(body.upsert).toMatchObject({
+      ever_online: true,
+      first_seen_at: ctx.seenAt,
+      last_seen_at: ctx.seenAt,
+    });
+  });
+
+  it('offline: the doc never touches ever_online, the upsert starts it false', () => {
+    const [, body] = buildEventUpdate('events', opFor(raw('offline')), ctx);
+    expect(body.doc).not.toHaveProperty('ever_online');
+    expect(body.doc).toMatchObject({ sell_mode: 'offline', min_price: 20 });
+    expect(body.upsert.ever_online).toBe(false);
+  });
+
+  it('rejected: the doc holds only the bookkeeping; the upsert has no dates or summary', () => {
+    const [, body] = buildEventUpdate('events', opFor(raw('online', '2021-09-31T20:00:00')), ctx);
+    const rejection = {
+      reason: 'invalid_date',
+      detail: expect.stringContaining('2021-09-31'),
+      run_id: 'run-1',
+      at: ctx.seenAt,
+    };
+    expect(body.doc).toEqual({
+      last_seen_at: ctx.seenAt,
+      last_run_id: 'run-1',
+      last_rejection: rejection,
+    });
+    expect(body.upsert).toEqual({
+      id: expect.any(String),
+      provider: 'primary',
+      base_event_id: '291',
+      event_id: '291',
+      title: 'Camela en concierto',
+      sell_mode: 'online',
+      ever_online: true,
+      first_seen_at: ctx.seenAt,
+      last_seen_at: ctx.seenAt,
+      last_run_id: 'run-1',
+      last_rejection: rejection,
+    });
+  });
+});
