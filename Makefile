@@ -6,6 +6,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export ES_PORT ?= 9200
 EXTRA_TESTS :=
+# Tools the Node test suites need (installed by the project, e.g. a headless browser).
+TEST_TOOLS :=
 
 -include $(sort $(wildcard mk/*.mk))
 
@@ -35,7 +37,7 @@ check: typecheck lint build ## Type-check, lint and build
 
 test: check test-node $(EXTRA_TESTS) ## Everything CI runs: install, check, build, every test suite
 
-test-node: install build ## Jest: unit, integration and end-to-end (starts Elasticsearch if none answers)
+test-node: install build $(TEST_TOOLS) ## Jest: unit, integration and end-to-end (starts Elasticsearch if none answers)
 	bash scripts/with-es.sh npm run --silent test
 
 test-unit: install ## Unit tests only (no Elasticsearch)
@@ -44,7 +46,7 @@ test-unit: install ## Unit tests only (no Elasticsearch)
 test-integration: install ## Integration tests (starts Elasticsearch if none answers)
 	bash scripts/with-es.sh npm run --silent test:integration
 
-test-e2e: install build ## End-to-end tests over real processes (starts Elasticsearch if none answers)
+test-e2e: install build $(TEST_TOOLS) ## End-to-end tests over real processes (starts Elasticsearch if none answers)
 	bash scripts/with-es.sh npm run --silent test:e2e
 
 es-start: ## Start the local Elasticsearch (downloads it once)
