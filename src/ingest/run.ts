@@ -16,6 +16,7 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { withSpan } from '../observability/spans.js';
 import { normaliseEvent, type RejectionReason } from '../domain/event.js';
 import type { Logger } from '../observability/logger.js';
 import type { RunDocument } from '../store/indices.js';
@@ -137,42 +138,49 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
   const dir = await mkdtemp(join(deps.spoolDir ?? tmpdir(), 'event-search-feed-'));
   try {
     // Phase 1: fetch, stream through the parser into the spool file. Nothing is written yet.
-    const feed = await deps.source.open(deps.signal);
-    log.info(
-      {
-        phase: 'feed_fetched',
-        status: feed.status,
-        content_type: feed.contentType,
-        attempts: feed.attempts,
-      },
-      'feed response received',
-    );
     const file = join(dir, 'feed.xml');
-    const reader = makeParser();
-    const handle = await open(file, 'w');
-    try {
-      for await (const base of reader.parse(spool(feed.body, handle))) {
-        void base;
-        checkAborted(deps.signal);
+    await withSpan('ingest.read_feed', { 'event_search.provider': deps.provider }, async (span) => {
+      const feed = await deps.source.open(deps.signal);
+      log.info(
+        {
+          phase: 'feed_fetched',
+          status: feed.status,
+          content_type: feed.contentType,
+          attempts: feed.attempts,
+        },
+        'feed response received',
+      );
+      const reader = makeParser();
+      const handle = await open(file, 'w');
+      try {
+        for await (const base of reader.parse(spool(feed.body, handle))) {
+          void base;
+          checkAborted(deps.signal);
+        }
+      } finally {
+        counts.base_events_read = reader.stats.baseEvents;
+        counts.events_read = reader.stats.events;
+        unknownElements = reader.stats.unknownElements;
+        bytes = reader.stats.bytes;
+        await handle.close();
       }
-    } finally {
-      counts.base_events_read = reader.stats.baseEvents;
-      counts.events_read = reader.stats.events;
-      unknownElements = reader.stats.unknownElements;
-      bytes = reader.stats.bytes;
-      await handle.close();
-    }
-    log.info(
-      {
-        phase: 'feed_read',
-        bytes,
-        base_events: reader.stats.baseEvents,
-        events: reader.stats.events,
-        zones: reader.stats.zones,
-        unknown_elements: unknownElements,
-      },
-      'feed read to its end and well-formed',
-    );
+      log.info(
+        {
+          phase: 'feed_read',
+          bytes,
+          base_events: reader.stats.baseEvents,
+          events: reader.stats.events,
+          zones: reader.stats.zones,
+          unknown_elements: unknownElements,
+        },
+        'feed read to its end and well-formed',
+      );
+      span.setAttributes({
+        'event_search.feed.bytes': bytes,
+        'event_search.feed.base_events': reader.stats.baseEvents,
+        'event_search.feed.events': reader.stats.events,
+      });
+    });
 
     // Phase 2: parse the validated copy again, normalise and write.
     const seen = new Set<string>();
@@ -234,7 +242,18 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
         stream.destroy();
       }
     }
-    const written = await deps.sink(operations(), { runId, seenAt: started.toISOString() });
+    const written = await withSpan(
+      'ingest.write',
+      { 'event_search.run_id': runId },
+      async (span) => {
+        const stats = await deps.sink(operations(), { runId, seenAt: started.toISOString() });
+        span.setAttributes({
+          'event_search.events_upserted': stats.eventsWritten,
+          'event_search.bulk_failures': stats.failures,
+        });
+        return stats;
+      },
+    );
     counts.events_upserted = written.eventsWritten;
     counts.bulk_failures = written.failures;
     counts.rejected_by_reason = rejectedByReason;

@@ -18,15 +18,7 @@
  * opens a CLIENT span per API call through `@opentelemetry/api` (named after the endpoint, e.g.
  * `search`, with `db.system=elasticsearch`), unless `OTEL_ELASTICSEARCH_ENABLED=false`.
  */
-import {
-  SpanStatusCode,
-  context,
-  propagation,
-  trace,
-  type Attributes,
-  type Span,
-  type Tracer,
-} from '@opentelemetry/api';
+import { context, propagation, trace } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { KoaInstrumentation, KoaLayerType } from '@opentelemetry/instrumentation-koa';
@@ -38,8 +30,8 @@ import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 
 export const DEFAULT_SERVICE_NAME = 'event-search';
 
-/** Name of the tracer behind `withSpan` (the instrumentation scope of the service's own spans). */
-export const TRACER_NAME = 'event-search';
+// The service's own spans (light: only @opentelemetry/api), re-exported for convenience.
+export { TRACER_NAME, tracer, withSpan } from './spans.js';
 
 /**
  * Incoming requests that get no trace: probes and scrapes arrive every few seconds on every
@@ -142,34 +134,4 @@ export async function shutdownTracing(): Promise<void> {
     context.disable();
     propagation.disable();
   }
-}
-
-/** The service's own tracer (a no-op one when tracing is not running). */
-export function tracer(): Tracer {
-  return trace.getTracer(TRACER_NAME);
-}
-
-/**
- * Runs `fn` inside a new active span named `name`, a child of the active span if there is one.
- * The span records an exception and the ERROR status when `fn` throws (the error is rethrown) and
- * ends when `fn` settles. Spans that `fn` opens (Elasticsearch calls, fetches, nested `withSpan`)
- * become its children.
- */
-export async function withSpan<T>(
-  name: string,
-  attributes: Attributes,
-  fn: (span: Span) => Promise<T> | T,
-): Promise<T> {
-  return tracer().startActiveSpan(name, { attributes }, async (span) => {
-    try {
-      return await fn(span);
-    } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
-      span.recordException(error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
-      throw err;
-    } finally {
-      span.end();
-    }
-  });
 }

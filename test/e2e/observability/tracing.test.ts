@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
 import { eventually, freePort, runToEnd, start, stop, type Proc } from '../../support/processes.js';
@@ -200,6 +201,61 @@ describe('the API started with --import register.js', () => {
       expect(received.length).toBe(before);
     } finally {
       await stop(api);
+    }
+  }, 60_000);
+});
+
+describe('the ingester started with --import register.js', () => {
+  it('exports its run and phase spans in one trace before it exits', async () => {
+    const feed = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/xml' });
+      res.end(readFileSync(new URL('../../fixtures/response_1.xml', import.meta.url)));
+    });
+    const feedPort = await freePort();
+    await new Promise<void>((resolve) => feed.listen(feedPort, '127.0.0.1', resolve));
+    try {
+      const ingest = start(
+        process.execPath,
+        ['--import', './dist/observability/register.js', 'dist/main/ingest.js'],
+        {
+          ELASTICSEARCH_URL: store.ELASTICSEARCH_URL,
+          ES_INDEX_PREFIX: store.ES_INDEX_PREFIX,
+          PROVIDER_URL: `http://127.0.0.1:${feedPort}/feed`,
+          OTEL_SDK_DISABLED: 'false',
+          OTEL_SERVICE_NAME: 'event-search-ingest',
+          OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+          // A long batch delay: only the flush before exit can deliver the spans in time.
+          OTEL_BSP_SCHEDULE_DELAY: '60000',
+        },
+      );
+      const exit = await ingest.exited;
+      expect({ code: exit.code, output: exit.code === 0 ? '' : ingest.output() }).toEqual({
+        code: 0,
+        output: '',
+      });
+
+      // Everything must already be there: the process is gone.
+      const spans = received.filter((r) => r.service === 'event-search-ingest');
+      const byName = new Map(spans.map((r) => [r.span.name, r.span]));
+      const root = byName.get('ingest.run');
+      expect(root).toBeDefined();
+      for (const phase of ['ingest.bootstrap', 'ingest.read_feed', 'ingest.write']) {
+        expect({ phase, traceId: byName.get(phase)?.traceId }).toEqual({
+          phase,
+          traceId: root?.traceId,
+        });
+      }
+      expect(byName.get('ingest.read_feed')?.parentSpanId).toBe(root?.spanId);
+      expect(attr(byName.get('ingest.read_feed'), 'event_search.feed.events')).toBe(3);
+      // The provider fetch and the Elasticsearch writes are in the same trace.
+      const inTrace = spans.filter((r) => r.span.traceId === root?.traceId);
+      expect(inTrace.some((r) => r.span.kind === CLIENT && r.scope.includes('undici'))).toBe(true);
+      expect(inTrace.some((r) => r.scope === '@elastic/transport' && r.span.name === 'bulk')).toBe(
+        true,
+      );
+    } finally {
+      await new Promise<void>((resolve) => feed.close(() => resolve()));
     }
   }, 60_000);
 });
