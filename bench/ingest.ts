@@ -1,0 +1,194 @@
+/**
+ * Ingest benchmark: the real ingest entry point (`node dist/main/ingest.js`, a child process)
+ * taking a generated feed end to end into Elasticsearch, against the raw streaming parse of the same
+ * bytes (saxes alone, `bench/parse.ts --phase raw`) as the baseline, in the same run.
+ *
+ *  1. 10,000 base events x 100 zones (about 90 MB) served from a file over HTTP: time ratio to the
+ *     raw parse, events/s, the ingester's peak RSS.
+ *  2. A feed ten times larger streamed by the provider simulator (generated on the fly): peak RSS,
+ *     to show memory stays flat whatever the feed size.
+ *
+ * Needs Elasticsearch (ELASTICSEARCH_URL) and a build. `--small` runs both at a tiny size.
+ *
+ *   npm run bench:ingest [-- --small]
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { generateFeed } from '../src/sim/feed.js';
+import { createProviderSim } from '../src/sim/server.js';
+
+const small = process.argv.includes('--small');
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ES = process.env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:9200';
+const BASE_EVENTS = small ? 500 : 10_000;
+const ZONES = small ? 20 : 100;
+const LARGE_FACTOR = 10;
+
+interface IngestFigures {
+  seconds: number;
+  eventsUpserted: number;
+  eventsPerSecond: number;
+  peakRssMb: number;
+  bytes: number;
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench:ingest] ${message}\n`);
+}
+
+function rawParse(file: string): { seconds: number; peakRssMb: number } {
+  const out = spawnSync(
+    process.execPath,
+    [join(ROOT, 'dist/bench/bench/parse.js'), '--phase', 'raw', file],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  if (out.status !== 0) throw new Error(`raw parse exited ${String(out.status)}`);
+  const result = JSON.parse(out.stdout.trim().split('\n').at(-1) ?? '{}') as {
+    seconds: number;
+    peakRssMb: number;
+  };
+  return result;
+}
+
+/** Runs the ingest entry point once and reads its summary line. */
+async function ingest(providerUrl: string, prefix: string): Promise<IngestFigures> {
+  const started = process.hrtime.bigint();
+  const child = spawn(process.execPath, ['dist/main/ingest.js'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      ELASTICSEARCH_URL: ES,
+      ES_INDEX_PREFIX: prefix,
+      PROVIDER_URL: providerUrl,
+      PROVIDER_MAX_FEED_BYTES: String(20 * 1024 ** 3),
+      OTEL_SDK_DISABLED: 'true',
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const summary = out
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          phase?: string;
+          counts?: { events_upserted: number };
+          peak_rss_bytes?: number;
+          bytes?: number;
+          error?: string;
+        },
+    )
+    .find((l) => l.phase === 'summary');
+  if (code !== 0 || !summary?.counts) {
+    throw new Error(`ingest exited ${String(code)}: ${summary?.error ?? out.slice(-2000)}`);
+  }
+  return {
+    seconds,
+    eventsUpserted: summary.counts.events_upserted,
+    eventsPerSecond: Math.round(summary.counts.events_upserted / seconds),
+    peakRssMb: Math.round((summary.peak_rss_bytes ?? 0) / 1024 / 1024),
+    bytes: summary.bytes ?? 0,
+  };
+}
+
+async function dropPrefix(prefix: string): Promise<void> {
+  await fetch(`${ES}/${prefix}-*`, { method: 'DELETE' }).catch(() => undefined);
+  await fetch(`${ES}/_index_template/${prefix}-*`, { method: 'DELETE' }).catch(() => undefined);
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'event-search-bench-ingest-'));
+  const file = join(dir, 'feed.xml');
+  const prefixes: string[] = [];
+  try {
+    log(`generating ${BASE_EVENTS} base events x ${ZONES} zones`);
+    await pipeline(
+      generateFeed({ baseEvents: BASE_EVENTS, zonesPerEvent: ZONES, seed: 42 }),
+      createWriteStream(file),
+    );
+    const mb = statSync(file).size / 1024 / 1024;
+
+    log('baseline: raw saxes parse of the file');
+    const raw = rawParse(file);
+
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/xml' });
+      createReadStream(file).pipe(res);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const address = server.address();
+    const filePort = typeof address === 'object' && address ? address.port : 0;
+    const prefix = `bench-ingest-${process.pid}`;
+    prefixes.push(prefix);
+    log('end to end: ingest entry point into Elasticsearch');
+    const e2e = await ingest(`http://127.0.0.1:${filePort}/feed.xml`, prefix);
+    server.close();
+
+    const largeBase = BASE_EVENTS * LARGE_FACTOR;
+    log(`large: ${largeBase} base events x ${ZONES} zones streamed by the simulator`);
+    const sim = await createProviderSim({
+      mode: 'generated',
+      samplesDir: join(ROOT, 'test/fixtures'),
+      baseEvents: largeBase,
+      zonesPerEvent: ZONES,
+      seed: 43,
+      delayMs: 0,
+    });
+    const simPort = await sim.listen(0);
+    const largePrefix = `bench-ingest-large-${process.pid}`;
+    prefixes.push(largePrefix);
+    const large = await ingest(`http://127.0.0.1:${simPort}/feed`, largePrefix);
+    await sim.close();
+
+    const ratio = +(e2e.seconds / raw.seconds).toFixed(2);
+    const rssGrowth = +(large.peakRssMb / e2e.peakRssMb).toFixed(2);
+    console.log(`\nIngest (${BASE_EVENTS} x ${ZONES}, ${mb.toFixed(1)} MB)`);
+    console.log(
+      `  raw saxes parse (baseline)   ${raw.seconds.toFixed(2)} s   peak RSS ${Math.round(raw.peakRssMb)} MB`,
+    );
+    console.log(
+      `  ingest end to end            ${e2e.seconds.toFixed(2)} s   ${e2e.eventsPerSecond} events/s   peak RSS ${e2e.peakRssMb} MB`,
+    );
+    console.log(`  ratio ${ratio}x the raw parse (target <= 1.5x); peak RSS target < 200 MB`);
+    console.log(
+      `\nLarge feed (${largeBase} x ${ZONES}, ${(large.bytes / 1024 / 1024).toFixed(1)} MB, streamed)`,
+    );
+    console.log(
+      `  ingest end to end            ${large.seconds.toFixed(2)} s   ${large.eventsPerSecond} events/s   peak RSS ${large.peakRssMb} MB`,
+    );
+    console.log(
+      `  peak RSS ${rssGrowth}x the ${LARGE_FACTOR}x smaller feed's (flat memory: about 1x)`,
+    );
+    console.log(
+      `\n${JSON.stringify({
+        bench: 'ingest',
+        small,
+        feed: { baseEvents: BASE_EVENTS, zones: ZONES, mb: +mb.toFixed(1) },
+        raw,
+        ingest: e2e,
+        ratio,
+        large: { baseEvents: largeBase, ...large },
+        rssGrowth,
+        targets: { ratio: 1.5, peakRssMb: 200 },
+      })}`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    for (const p of prefixes) await dropPrefix(p);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
