@@ -1,0 +1,68 @@
+/**
+ * The benchmarks in their smoke size (`--small`), so they cannot rot: each must complete and print
+ * its figures and its JSON summary. Speed is not asserted here (see docs/performance.md).
+ */
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { ROOT } from '../support/processes.js';
+
+function runBench(name: string): { summary: Record<string, unknown>; output: string } {
+  const out = spawnSync(process.execPath, [`dist/bench/bench/${name}.js`, '--small'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+    timeout: 180_000,
+  });
+  const output = `${out.stdout}\n${out.stderr}`;
+  if (out.status !== 0) throw new Error(`bench ${name} exited ${String(out.status)}:\n${output}`);
+  const last = out.stdout.trim().split('\n').at(-1) ?? '';
+  return {
+    summary: last.startsWith('{') ? (JSON.parse(last) as Record<string, unknown>) : {},
+    output,
+  };
+}
+
+const positive = expect.any(Number);
+
+beforeAll(() => {
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'bench/tsconfig.json'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+}, 120_000);
+
+describe('benchmarks (smoke size)', () => {
+  it('parse: raw saxes vs the full parse, with figures', () => {
+    const { output } = runBench('parse');
+    expect(output).toMatch(/raw\s+[\d.]+\s+[\d.,]+\s+[\d,]+/);
+    expect(output).toMatch(/full\s+[\d.]+/);
+    expect(output).toContain('full parse rejected 0 of 200 events');
+  }, 180_000);
+
+  it('search: hot and cold, each with a ratio to its baseline', () => {
+    const { summary } = runBench('search');
+    expect(summary).toMatchObject({
+      bench: 'search',
+      hot: {
+        ratio: positive,
+        baseline: { requestsPerSecond: positive },
+        api: { errors: 0, non2xx: 0 },
+      },
+      cold: {
+        ratio: positive,
+        baseline: { requestsPerSecond: positive },
+        api: { errors: 0, non2xx: 0 },
+      },
+    });
+  }, 180_000);
+
+  it('ingest: end to end vs the raw parse, and the 10x feed', () => {
+    const { summary } = runBench('ingest');
+    expect(summary).toMatchObject({
+      bench: 'ingest',
+      ratio: positive,
+      ingest: { eventsUpserted: 500, peakRssMb: positive },
+      large: { eventsUpserted: 5000, peakRssMb: positive },
+    });
+  }, 180_000);
+});
