@@ -170,8 +170,54 @@ export const apiEnv = storeEnv
     SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(0),
     /** Bound on the whole shutdown; still-open connections are cut then. */
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+    /*
+     * Overload and hardening (docs/adr/0009-overload-and-hardening.md, docs/reliability.md).
+     */
+    /** Per-client rate limiting ("true" or "false"); each replica counts on its own. */
+    RATE_LIMIT_ENABLED: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((v) => v === 'true'),
+    /** Requests one client (IP) may make per window on one replica before it gets 429s. */
+    RATE_LIMIT_MAX: z.coerce.number().int().positive().default(6_000),
+    RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1_000).default(60_000),
+    /**
+     * Reverse proxies in front of the API that append the client to X-Forwarded-For (the ingress):
+     * the client is the address that many entries from the right. 0: use the socket's address.
+     */
+    PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(1),
+    /** Event-loop lag (ms) above which /search answers a fast 503 (load shedding); 0 disables. */
+    SHED_LAG_MS: z.coerce.number().int().min(0).default(70),
+    /** How often the event-loop lag is sampled. */
+    SHED_SAMPLE_MS: z.coerce.number().int().min(10).max(1_000).default(100),
+    /** Retry-After (seconds) of a shed request. */
+    SHED_RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).default(1),
+    /** Longest a client may take to send a whole request (node's server.requestTimeout). */
+    HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+    /** Longest a client may take to send the request headers (slowloris bound). */
+    HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+    /** Idle keep-alive connections are closed after this (longer than the ingress's upstream one). */
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().positive().default(65_000),
+    /** Request line plus headers larger than this get 431 (node's maxHeaderSize). */
+    HTTP_MAX_HEADER_BYTES: z.coerce.number().int().min(1_024).max(1_048_576).default(16_384),
+    /** A request URL (path and query) longer than this gets 414. */
+    HTTP_MAX_URL_LENGTH: z.coerce.number().int().min(64).default(2_048),
   })
   .superRefine((env, ctx) => {
+    if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['HTTP_HEADERS_TIMEOUT_MS'],
+        message: `must not exceed HTTP_REQUEST_TIMEOUT_MS (${env.HTTP_REQUEST_TIMEOUT_MS})`,
+      });
+    }
+    if (env.HTTP_MAX_URL_LENGTH >= env.HTTP_MAX_HEADER_BYTES) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['HTTP_MAX_URL_LENGTH'],
+        message: `must be less than HTTP_MAX_HEADER_BYTES (${env.HTTP_MAX_HEADER_BYTES})`,
+      });
+    }
     if (env.CACHE_MAX_ENTRY_BYTES > env.CACHE_MAX_BYTES) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,

@@ -3,6 +3,7 @@
  * `app.callback()`; src/main/api.ts serves it).
  */
 import { createReadStream, readFileSync } from 'node:fs';
+import { METHODS } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import Koa from 'koa';
@@ -12,14 +13,18 @@ import { parseSearchWindow } from '../domain/search-window.js';
 import type { Logger } from '../observability/logger.js';
 import type { ApiMetrics } from '../observability/metrics.js';
 import type { EventReader } from '../store/event-reader.js';
+import { shedWhenOverloaded, type LoadShedder } from './load-shedding.js';
 import {
   errorEnvelope,
   httpMetrics,
   requestId,
   requestLogger,
+  urlLengthLimit,
   type ApiState,
 } from './middleware.js';
+import { rateLimit } from './rate-limit.js';
 import type { SearchCache } from './search-cache.js';
+import { securityHeaders } from './security-headers.js';
 
 /** Shared with the process: shutdown flips `shuttingDown` so readiness fails first. */
 export interface Lifecycle {
@@ -42,6 +47,19 @@ export interface AppDeps {
   lifecycle?: Lifecycle;
   /** Refreshes the data-age gauge before a scrape. */
   freshness?: { updateAge(): void };
+  /** Per-client rate limiting (RATE_LIMIT_*); absent: none. */
+  rateLimit?: { max: number; windowMs: number };
+  /** Load shedding of /search when the event loop lags (SHED_*); absent: none. */
+  shedder?: Pick<LoadShedder, 'overloaded' | 'lagMs'>;
+  /** `Retry-After` of a shed request (default 1). */
+  shedRetryAfterSeconds?: number;
+  /** Longest request URL accepted, else 414 (default 2048). */
+  maxUrlLength?: number;
+  /**
+   * Reverse proxies in front of the API that append to X-Forwarded-For (default 1, the ingress);
+   * 0 reads the client's address from the socket.
+   */
+  proxyHops?: number;
 }
 
 /** openapi.yaml at the package root (from src/api or dist/api alike). */
@@ -66,9 +84,22 @@ function swaggerUiAssets() {
   return { version, dir, files };
 }
 
+/** The Swagger UI page koa2-swagger-ui renders (the same every time; rendered once). */
+function renderDocsPage(swagger: (ctx: Koa.Context, next: Koa.Next) => unknown): string {
+  const ctx = { path: '/docs', type: '', body: undefined as unknown } as unknown as Koa.Context;
+  void swagger(ctx, () => Promise.resolve());
+  if (typeof ctx.body !== 'string') throw new Error('koa2-swagger-ui rendered no page');
+  // The page links Google Fonts; the docs use local fonts (offline, no third party; see the CSP).
+  return ctx.body.replace(/<link[^>]*\/\/fonts\.googleapis\.com[^>]*>\s*/g, '');
+}
+
 export function createApp(deps: AppDeps): Koa<ApiState> {
   const app = new Koa<ApiState>();
-  app.proxy = true;
+  // Behind the ingress: the client is the address the last trusted proxy appended to
+  // X-Forwarded-For (counted from the right; the left part is whatever the client sent).
+  const proxyHops = deps.proxyHops ?? 1;
+  app.proxy = proxyHops > 0;
+  app.maxIpsCount = proxyHops;
   const lifecycle = deps.lifecycle ?? { shuttingDown: false };
   const openapiYaml = deps.openapiYaml ?? readOpenApiYaml();
   const maxAge = Math.max(0, Math.ceil(deps.cacheMaxAgeSeconds));
@@ -79,9 +110,26 @@ export function createApp(deps: AppDeps): Koa<ApiState> {
     log.error({ err }, 'response failed after it started');
   });
 
-  const router = new Router<ApiState>();
+  // Every method node's HTTP parser accepts is "known": a method a route does not serve gets 405
+  // with Allow (not 501, which would read as a server fault).
+  const router = new Router<ApiState>({ methods: [...METHODS] });
 
-  router.get('search', '/search', async (ctx) => {
+  const shed = deps.shedder
+    ? shedWhenOverloaded(deps.shedder, {
+        retryAfterSeconds: deps.shedRetryAfterSeconds ?? 1,
+        onShed: (ctx) => {
+          deps.metrics.shed.inc();
+          // Debug only: the request line (status 503) and the counter say it already, and a line
+          // per refused request would add load exactly when there is too much.
+          (ctx.state as ApiState).log.debug(
+            { lag_ms: Math.round(deps.shedder?.lagMs ?? 0) },
+            'shed: the event loop lags',
+          );
+        },
+      })
+    : (_ctx: Koa.Context, next: Koa.Next) => next();
+
+  router.get('search', '/search', shed, async (ctx) => {
     const window = parseSearchWindow(ctx.query, deps.providerTimeZone);
     const answer = await deps.cache.answer(window);
     ctx.state.cache = answer.source;
@@ -145,15 +193,20 @@ export function createApp(deps: AppDeps): Koa<ApiState> {
   // Swagger UI's assets come from the installed swagger-ui-dist, not a CDN: the page works offline
   // and behind a strict egress policy.
   const swaggerUi = swaggerUiAssets();
-  const swagger = koaSwagger({
-    routePrefix: false,
-    title: 'event-search API',
-    hideTopbar: true,
-    swaggerCdnUrl: '/docs/assets',
-    swaggerVersion: swaggerUi.version,
-    swaggerOptions: { url: '/openapi.yaml' },
+  const docsHtml = renderDocsPage(
+    koaSwagger({
+      routePrefix: false,
+      title: 'event-search API',
+      hideTopbar: true,
+      swaggerCdnUrl: '/docs/assets',
+      swaggerVersion: swaggerUi.version,
+      swaggerOptions: { url: '/openapi.yaml' },
+    }),
+  );
+  router.get('docs', '/docs', (ctx) => {
+    ctx.type = 'text/html';
+    ctx.body = docsHtml;
   });
-  router.get('docs', '/docs', swagger);
   router.get('docs-assets', '/docs/assets/:version/:file', (ctx) => {
     const asset = swaggerUi.files[ctx.params.file ?? ''];
     if (ctx.params.version !== swaggerUi.version || !asset) return;
@@ -170,7 +223,22 @@ export function createApp(deps: AppDeps): Koa<ApiState> {
   app.use(requestId());
   app.use(requestLogger(deps.logger));
   app.use(httpMetrics(deps.metrics));
+  app.use(securityHeaders({ docsPath: /^\/docs\/?$/i, docsHtml }));
   app.use(errorEnvelope({ retryAfterSeconds: deps.retryAfterSeconds }));
+  app.use(urlLengthLimit(deps.maxUrlLength ?? 2_048));
+  if (deps.rateLimit) {
+    app.use(
+      rateLimit({
+        ...deps.rateLimit,
+        onLimited: (ctx) => {
+          // Label the request with the route it asked for (the router does not run for it).
+          const layer = router.match(ctx.path, ctx.method).pathAndMethod.at(-1);
+          if (layer) (ctx as { _matchedRoute?: string | RegExp })._matchedRoute = layer.path;
+          (ctx.state as ApiState).log.debug({ client: ctx.ip }, 'rate limited');
+        },
+      }),
+    );
+  }
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

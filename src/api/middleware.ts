@@ -148,3 +148,23 @@ export function errorEnvelope(opts: ErrorMiddlewareOptions): Middleware {
     }
   };
 }
+
+/**
+ * Refuses a request whose URL (path and query string) is longer than `maxLength` characters with
+ * 414 `uri_too_long`, before anything parses it. (Node itself refuses a request line plus headers
+ * above its maxHeaderSize with 431; see src/api/server.ts.)
+ */
+export function urlLengthLimit(maxLength: number): Middleware {
+  return async (ctx: Context, next: Next) => {
+    if (ctx.originalUrl.length > maxLength) {
+      ctx.status = 414;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = envelope(
+        'uri_too_long',
+        `The request URL is ${ctx.originalUrl.length} characters long; at most ${maxLength} are accepted`,
+      );
+      return;
+    }
+    await next();
+  };
+}

@@ -3,20 +3,86 @@
  * readiness fails first, the server stops accepting, in-flight requests finish, keep-alive sockets
  * are closed, and whatever is still open after the bound is cut.
  */
-import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, STATUS_CODES, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../observability/logger.js';
 import type { Lifecycle } from './app.js';
 
+/** Bounds on what a client may send and how slowly (HTTP_* settings). */
+export interface HttpLimits {
+  /** Whole request received within this (node's requestTimeout; 408 after). */
+  requestTimeoutMs: number;
+  /** Request headers received within this (slowloris bound; 408 after). */
+  headersTimeoutMs: number;
+  /** Idle keep-alive connections closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Request line plus headers above this get 431. */
+  maxHeaderBytes: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  requestTimeoutMs: 15_000,
+  headersTimeoutMs: 10_000,
+  // Longer than a typical load balancer's idle timeout, so the balancer closes first.
+  keepAliveTimeoutMs: 65_000,
+  maxHeaderBytes: 16_384,
+};
+
+/** What node's HTTP parser reports, mapped to a status and an envelope code. */
+function clientErrorAnswer(code: string | undefined): { status: number; code: string } {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, code: 'headers_too_large' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, code: 'request_timeout' };
+    default:
+      return { status: 400, code: 'bad_request' };
+  }
+}
+
+/**
+ * Answers a request node's HTTP parser refused (malformed, headers too large, too slow) in the
+ * error envelope, then closes the connection. Never echoes the parser's message (it can quote the
+ * raw bytes received).
+ */
+function onClientError(err: Error & { code?: string }, socket: Socket): void {
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const { status, code } = clientErrorAnswer(err.code);
+  const reason = STATUS_CODES[status] ?? 'Error';
+  const body = JSON.stringify({ error: { code, message: reason }, data: null });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Cache-Control: no-store\r\n' +
+      'X-Content-Type-Options: nosniff\r\n' +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}
+
 export async function listen(
   handler: RequestListener,
-  opts: { port: number; host?: string },
+  opts: { port: number; host?: string; limits?: Partial<HttpLimits> },
 ): Promise<Server> {
-  const server = createServer(handler);
-  // Longer than a typical load balancer's idle timeout, so the balancer closes first.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  const limits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
+  const server = createServer(
+    {
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+      // How often node checks the two timeouts above (its default, 30 s, would make them lax).
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    },
+    handler,
+  );
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.on('clientError', onClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {

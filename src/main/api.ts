@@ -8,6 +8,7 @@
 import { apiEnv, ConfigError, parseEnv, type ApiEnv } from '../config.js';
 import { createApp, type Lifecycle } from '../api/app.js';
 import { FreshnessPoller } from '../api/freshness-poller.js';
+import { LoadShedder } from '../api/load-shedding.js';
 import { SearchCache } from '../api/search-cache.js';
 import { listen, portOf, shutdownGracefully } from '../api/server.js';
 import { createLogger } from '../observability/logger.js';
@@ -63,6 +64,10 @@ const poller = new FreshnessPoller({
   logger,
 });
 const lifecycle: Lifecycle = { shuttingDown: false };
+const shedder = new LoadShedder({
+  maxLagMs: config.SHED_LAG_MS,
+  sampleIntervalMs: config.SHED_SAMPLE_MS,
+});
 const app = createApp({
   logger,
   metrics,
@@ -73,16 +78,36 @@ const app = createApp({
   retryAfterSeconds: config.RETRY_AFTER_SECONDS,
   lifecycle,
   freshness: poller,
+  rateLimit: config.RATE_LIMIT_ENABLED
+    ? { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS }
+    : undefined,
+  shedder: config.SHED_LAG_MS > 0 ? shedder : undefined,
+  shedRetryAfterSeconds: config.SHED_RETRY_AFTER_SECONDS,
+  maxUrlLength: config.HTTP_MAX_URL_LENGTH,
+  proxyHops: config.PROXY_HOPS,
 });
 
 poller.start();
-const server = await listen(app.callback(), { port: config.PORT });
+shedder.start();
+const server = await listen(app.callback(), {
+  port: config.PORT,
+  limits: {
+    requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+    headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+    keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    maxHeaderBytes: config.HTTP_MAX_HEADER_BYTES,
+  },
+});
 logger.info(
   {
     port: portOf(server),
     elasticsearch: config.ELASTICSEARCH_URL,
     alias: names.eventsAlias,
     provider_timezone: config.PROVIDER_TIMEZONE,
+    rate_limit: config.RATE_LIMIT_ENABLED
+      ? `${config.RATE_LIMIT_MAX}/${config.RATE_LIMIT_WINDOW_MS}ms per client`
+      : 'off',
+    shed_lag_ms: config.SHED_LAG_MS || 'off',
   },
   'search API listening',
 );
@@ -107,6 +132,7 @@ async function stop(signal: NodeJS.Signals): Promise<void> {
     logger,
   });
   await poller.stop();
+  shedder.stop();
   await client.close().catch(() => undefined);
   logger.info({ ...result }, 'stopped');
   logger.flush();

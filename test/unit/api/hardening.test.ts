@@ -1,0 +1,147 @@
+/**
+ * Security headers, the URL length bound and error bodies, over the real app with a stub store
+ * (the store does not matter here; test/integration/api/hostile-input.test.ts uses the real one).
+ */
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from '@jest/globals';
+import { Registry } from 'prom-client';
+import supertest from 'supertest';
+import { createApp } from '../../../src/api/app.js';
+import type { SearchAnswer } from '../../../src/api/search-cache.js';
+import { inlineScriptHashes } from '../../../src/api/security-headers.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import { createApiMetrics } from '../../../src/observability/metrics.js';
+import { expectContract } from '../../support/openapi.js';
+
+function app(answer: () => Promise<SearchAnswer>, isReady = async () => true) {
+  const koa = createApp({
+    logger: createLogger({ name: 'api-test', level: 'silent' }),
+    metrics: createApiMetrics(new Registry()),
+    cache: { answer },
+    reader: { isReady },
+    providerTimeZone: 'UTC',
+    cacheMaxAgeSeconds: 5,
+    retryAfterSeconds: 5,
+    maxUrlLength: 200,
+  });
+  return supertest(koa.callback());
+}
+
+/** An error whose message and stack carry internals that must never reach a client. */
+function internalError(): Error {
+  const err = new Error('connect ECONNREFUSED 10.1.2.3:9200 at /srv/app/secret.js user=elastic');
+  err.stack = `${err.message}\n    at Object.<anonymous> (/srv/app/dist/store/event-reader.js:42:7)`;
+  return err;
+}
+
+const INTERNALS = /secret|10\.1\.2\.3|event-reader|\.js:|at Object|user=|changeme|stack/i;
+
+describe('security headers', () => {
+  const http = app(async () => {
+    throw internalError();
+  });
+
+  it('puts helmet headers and a deny-all CSP on API answers', async () => {
+    for (const path of ['/search', '/healthz', '/openapi.yaml', '/nope']) {
+      const res = await http.get(path);
+      expect(res.headers['content-security-policy']).toBe(
+        "default-src 'none';base-uri 'none';form-action 'none';frame-ancestors 'none'",
+      );
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['x-frame-options']).toBe('DENY');
+      expect(res.headers['referrer-policy']).toBe('no-referrer');
+      expect(res.headers['strict-transport-security']).toMatch(/max-age=\d+/);
+      expect(res.headers['cross-origin-resource-policy']).toBe('same-origin');
+      expect(res.headers['x-powered-by']).toBeUndefined();
+    }
+  });
+
+  it('lets /docs run its own inline script (by hash) and local assets only', async () => {
+    for (const alias of ['/docs/', '/DOCS']) {
+      const page = await http.get(alias);
+      expect([page.status, page.headers['content-security-policy']]).toEqual([
+        200,
+        expect.stringContaining("script-src 'self' 'sha256-"),
+      ]);
+    }
+    const res = await http.get('/docs');
+    expect(res.status).toBe(200);
+    const csp = String(res.headers['content-security-policy']);
+    const inline = /<script>([\s\S]*?)<\/script>/.exec(res.text)?.[1] ?? '';
+    expect(inline).toContain('SwaggerUIBundle');
+    const hash = createHash('sha256').update(inline).digest('base64');
+    expect(csp).toContain(`script-src 'self' 'sha256-${hash}'`);
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("style-src 'self' 'unsafe-inline'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toMatch(/unsafe-eval|https:|upgrade-insecure-requests/);
+    // Swagger UI's assets are served from this origin; nothing is loaded from elsewhere.
+    expect(res.text).toMatch(/src="\/docs\/assets\/[^"]+\/swagger-ui-bundle\.js"/);
+    expect(res.text).not.toMatch(/(src|href)="(https?:)?\/\//);
+  });
+
+  it('hashes inline scripts only', () => {
+    const html =
+      '<script src="/a.js"></script><script>alert(1)</script><SCRIPT type="x">b</SCRIPT>';
+    const sha = (s: string) => `'sha256-${createHash('sha256').update(s).digest('base64')}'`;
+    expect(inlineScriptHashes(html)).toEqual([sha('alert(1)'), sha('b')]);
+  });
+});
+
+describe('error bodies', () => {
+  it('never carry a message, stack or address from an unexpected error', async () => {
+    const http = app(async () => {
+      throw internalError();
+    });
+    const res = expectContract('/search', await http.get('/search'));
+    expect(res.status).toBe(500);
+    expect(res.body).toEqual({
+      error: { code: 'internal_error', message: 'Internal server error' },
+      data: null,
+    });
+    expect(res.text).not.toMatch(INTERNALS);
+    expect(res.headers['etag']).toBeUndefined();
+  });
+
+  it('nor does readiness when the store throws', async () => {
+    const http = app(
+      async () => {
+        throw internalError();
+      },
+      async () => {
+        throw internalError();
+      },
+    );
+    const res = expectContract('/readyz', await http.get('/readyz'));
+    expect(res.status).toBe(503);
+    expect(res.text).not.toMatch(INTERNALS);
+  });
+
+  it('nor does a non-Error thrown value', async () => {
+    const http = app(() => Promise.reject({ secret: 'elastic:changeme' }));
+    const res = await http.get('/search');
+    expect(res.status).toBe(500);
+    expect(res.text).not.toMatch(INTERNALS);
+  });
+});
+
+describe('the URL length bound', () => {
+  const http = app(async () => {
+    throw new Error('the store must not be asked');
+  });
+
+  it('answers 414 `uri_too_long` before parsing the query', async () => {
+    const res = expectContract('/search', await http.get(`/search?starts_at=${'9'.repeat(300)}`));
+    expect(res.status).toBe(414);
+    expect(res.body).toEqual({
+      error: { code: 'uri_too_long', message: expect.stringMatching(/at most 200/) },
+      data: null,
+    });
+  });
+
+  it('lets a URL of exactly the bound through', async () => {
+    const path = '/search?x=';
+    const res = await http.get(`${path}${'a'.repeat(200 - path.length)}`);
+    expect(res.status).toBe(500); // reached the (failing) store: not refused for its length
+  });
+});

@@ -1,0 +1,123 @@
+import { describe, expect, it } from '@jest/globals';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Koa from 'koa';
+import { Registry } from 'prom-client';
+import supertest from 'supertest';
+import { createApp } from '../../../src/api/app.js';
+import { rateLimit } from '../../../src/api/rate-limit.js';
+import { etagOf, serializeEvents, type SearchAnswer } from '../../../src/api/search-cache.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import { createApiMetrics } from '../../../src/observability/metrics.js';
+import { expectContract } from '../../support/openapi.js';
+
+function app(opts: { max: number; windowMs: number; proxyHops?: number }) {
+  const metrics = createApiMetrics(new Registry());
+  const body = serializeEvents([]);
+  const koa = createApp({
+    logger: createLogger({ name: 'api-test', level: 'silent' }),
+    metrics,
+    cache: {
+      answer: async (): Promise<SearchAnswer> => ({
+        kind: 'buffer',
+        body,
+        etag: etagOf(body),
+        source: 'hit',
+      }),
+    },
+    reader: { isReady: async () => true },
+    providerTimeZone: 'UTC',
+    cacheMaxAgeSeconds: 5,
+    retryAfterSeconds: 5,
+    rateLimit: { max: opts.max, windowMs: opts.windowMs },
+    proxyHops: opts.proxyHops,
+  });
+  return { http: supertest(koa.callback()), metrics };
+}
+
+describe('per-client rate limiting', () => {
+  it('answers 429 in the envelope with Retry-After once a client spends its budget', async () => {
+    const a = app({ max: 3, windowMs: 60_000 });
+    for (let i = 0; i < 3; i++) {
+      expect((await a.http.get('/search')).status).toBe(200);
+    }
+    const limited = expectContract('/search', await a.http.get('/search'));
+    expect(limited.status).toBe(429);
+    expect(limited.body).toEqual({
+      error: { code: 'rate_limited', message: expect.stringMatching(/at most 3 per 60 s/) },
+      data: null,
+    });
+    const retryAfter = Number(limited.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThanOrEqual(59);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(limited.headers['cache-control']).toBe('no-store');
+    // Counted under the route the client asked for.
+    const metrics = (await a.http.get('/metrics')).text;
+    expect(metrics).toMatch(
+      /event_search_http_requests_total\{method="GET",route="\/search",status="429"\} 1/,
+    );
+  });
+
+  it('limits every route but the probes and /metrics', async () => {
+    const a = app({ max: 1, windowMs: 60_000 });
+    expect((await a.http.get('/openapi.yaml')).status).toBe(200);
+    const docs = expectContract('/docs', await a.http.get('/docs'));
+    expect(docs.status).toBe(429);
+    for (let i = 0; i < 5; i++) {
+      expect((await a.http.get('/healthz')).status).toBe(200);
+      expect((await a.http.get('/readyz')).status).toBe(200);
+      expect((await a.http.get('/metrics')).status).toBe(200);
+    }
+  });
+
+  it('counts each client apart, by the address the trusted proxy appended', async () => {
+    const a = app({ max: 2, windowMs: 60_000, proxyHops: 1 });
+    const as = (xff: string) => a.http.get('/search').set('X-Forwarded-For', xff);
+    expect((await as('10.0.0.1')).status).toBe(200);
+    expect((await as('10.0.0.1')).status).toBe(200);
+    expect((await as('10.0.0.1')).status).toBe(429);
+    // Another client is not affected.
+    expect((await as('10.0.0.2')).status).toBe(200);
+    // A client cannot escape by writing its own X-Forwarded-For: the ingress appends the real
+    // address, and that rightmost entry is the one counted.
+    expect((await as('1.2.3.4, 10.0.0.1')).status).toBe(429);
+    expect((await as('5.6.7.8, 10.0.0.1')).status).toBe(429);
+  });
+
+  it('ignores X-Forwarded-For when no proxy is trusted (PROXY_HOPS=0)', async () => {
+    const a = app({ max: 1, windowMs: 60_000, proxyHops: 0 });
+    expect((await a.http.get('/search').set('X-Forwarded-For', '10.0.0.1')).status).toBe(200);
+    expect((await a.http.get('/search').set('X-Forwarded-For', '10.0.0.2')).status).toBe(429);
+  });
+
+  it('gives the budget back when the window ends', async () => {
+    const a = app({ max: 1, windowMs: 1_000 });
+    expect((await a.http.get('/search')).status).toBe(200);
+    const limited = await a.http.get('/search');
+    expect(limited.status).toBe(429);
+    expect(limited.headers['retry-after']).toBe('1');
+    await sleep(1_100);
+    expect((await a.http.get('/search')).status).toBe(200);
+  });
+});
+
+describe('rateLimit() store', () => {
+  it('keeps at most maxClients counters, and sweeps expired windows', async () => {
+    const db = new Map<string, unknown>();
+    const koa = new Koa();
+    koa.proxy = true;
+    koa.maxIpsCount = 1;
+    koa.use(rateLimit({ max: 10, windowMs: 1_000, maxClients: 50, db }));
+    koa.use((ctx) => {
+      ctx.body = 'ok';
+    });
+    const http = supertest(koa.callback());
+    for (let i = 0; i < 120; i++) {
+      await http.get('/').set('X-Forwarded-For', `10.0.${i >> 8}.${i & 255}`);
+    }
+    expect(db.size).toBeLessThanOrEqual(50);
+    expect(db.has('rl:10.0.0.119')).toBe(true); // the newest clients are kept
+    await sleep(1_100);
+    await http.get('/').set('X-Forwarded-For', '10.9.9.9');
+    expect([...db.keys()]).toEqual(['rl:10.9.9.9']);
+  });
+});
