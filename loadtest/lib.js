@@ -22,7 +22,8 @@ function isoSeconds(ms) {
 
 /** A random window within 2021-2022, from one hour to 90 days long, at a whole hour. */
 export function randomWindow() {
-  const start = EPOCH_2021 + Math.floor(Math.random() * 700) * DAY + Math.floor(Math.random() * 24) * 3600_000;
+  const start =
+    EPOCH_2021 + Math.floor(Math.random() * 700) * DAY + Math.floor(Math.random() * 24) * 3600_000;
   const length = 3600_000 * (1 + Math.floor(Math.random() * 90 * 24));
   return `starts_at=${isoSeconds(start)}&ends_at=${isoSeconds(start + length)}`;
 }

@@ -187,6 +187,8 @@ export const apiEnv = storeEnv
      */
     PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(1),
     /** Event-loop lag (ms) above which /search answers a fast 503 (load shedding); 0 disables. */
+    ACCESS_LOG: z.enum(['all', 'errors']).default('all'),
+    ACCESS_LOG_SLOW_MS: z.coerce.number().int().min(0).default(250),
     SHED_LAG_MS: z.coerce.number().int().min(0).default(70),
     /** How often the event-loop lag is sampled. */
     SHED_SAMPLE_MS: z.coerce.number().int().min(10).max(1_000).default(100),

@@ -49,24 +49,45 @@ export function requestId(): Middleware {
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
 /** A child logger per request, and one line per finished request. */
-export function requestLogger(logger: Logger): Middleware {
+/**
+ * Which requests get an access-log line at `info`: `all`, or only `errors` (status >= 400, aborted
+ * responses and requests slower than `slowMs`; the others are logged at `debug`). At thousands of
+ * requests per second per replica, `errors` keeps the logs useful and cheap: the ingress keeps its
+ * own access log, and the metrics and traces count every request (docs/adr/0007-observability.md).
+ */
+export interface AccessLogPolicy {
+  mode: 'all' | 'errors';
+  slowMs: number;
+}
+
+export function requestLogger(
+  logger: Logger,
+  policy: AccessLogPolicy = { mode: 'all', slowMs: 250 },
+): Middleware {
   return async (ctx: Context, next: Next) => {
     const state = ctx.state as ApiState;
     state.log = logger.child({ req_id: state.requestId });
     const started = process.hrtime.bigint();
     ctx.res.once('close', () => {
       const route = routeOf(ctx);
-      const line = {
-        method: ctx.method,
-        url: ctx.originalUrl,
-        route,
-        status: ctx.status,
-        duration_ms: Number(process.hrtime.bigint() - started) / 1e6,
-        cache: state.cache,
-        aborted: !ctx.res.writableFinished,
-      };
-      if (QUIET_ROUTES.has(route)) state.log.debug(line, 'request');
-      else state.log.info(line, 'request');
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      const aborted = !ctx.res.writableFinished;
+      const notable =
+        policy.mode === 'all' || ctx.status >= 400 || aborted || durationMs >= policy.slowMs;
+      const level = notable && !QUIET_ROUTES.has(route) ? 'info' : 'debug';
+      if (!state.log.isLevelEnabled(level)) return;
+      state.log[level](
+        {
+          method: ctx.method,
+          url: ctx.originalUrl,
+          route,
+          status: ctx.status,
+          duration_ms: durationMs,
+          cache: state.cache,
+          aborted,
+        },
+        'request',
+      );
     });
     await next();
   };

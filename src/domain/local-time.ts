@@ -48,6 +48,9 @@ export function isKnownTimeZone(zone: string): boolean {
 const RFC3339 =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$/;
 
+/** Zone names that mean UTC itself (the default `PROVIDER_TIMEZONE`). */
+const UTC_ZONES = new Set(['UTC', 'Etc/UTC', 'Etc/GMT', 'GMT', 'Z', 'utc']);
+
 export type QueryInstantError = 'malformed' | 'invalid_offset';
 
 /**
@@ -61,7 +64,7 @@ export function toVenueLocal(
 ): { ok: true; local: LocalDateTime } | { ok: false; error: QueryInstantError } {
   const m = RFC3339.exec(value);
   if (!m) return { ok: false, error: 'malformed' };
-  const [, y = '', mo = '', d = '', h = '', mi = '', s = '', , offset] = m;
+  const [, y = '', mo = '', d = '', h = '', mi = '', s = '', fraction, offset] = m;
   if (!isValidCalendar(+y, +mo, +d, +h, +mi, +s)) return { ok: false, error: 'malformed' };
   if (offset === undefined) {
     return { ok: true, local: `${y}-${mo}-${d}T${h}:${mi}:${s}` as LocalDateTime };
@@ -70,7 +73,15 @@ export function toVenueLocal(
     const [oh, om] = offset.slice(1).split(':').map(Number) as [number, number];
     if (oh > 23 || om > 59) return { ok: false, error: 'invalid_offset' };
   }
-  const instant = DateTime.fromISO(value.replace(' ', 'T').replace(/z$/, 'Z'), { setZone: true });
+  const iso = value.replace(' ', 'T').replace(/z$/, 'Z');
+  if (UTC_ZONES.has(zone)) {
+    // The common case needs no time-zone database: the instant's UTC wall-clock is the answer.
+    const ms = Date.parse(iso);
+    if (!Number.isNaN(ms) && (fraction === undefined || fraction.length <= 4)) {
+      return { ok: true, local: new Date(ms).toISOString().slice(0, 19) as LocalDateTime };
+    }
+  }
+  const instant = DateTime.fromISO(iso, { setZone: true });
   if (!instant.isValid) return { ok: false, error: 'malformed' };
   const local = instant.setZone(zone);
   return { ok: true, local: local.toFormat("yyyy-MM-dd'T'HH:mm:ss") as LocalDateTime };

@@ -105,10 +105,16 @@ function readBound(
       .toFormat(LOCAL_FORMAT) as LocalDateTime;
   }
   const normalisedInput = value.replace(' ', 'T').replace(/z$/, 'Z');
-  const instant = HAS_OFFSET.test(value)
-    ? DateTime.fromISO(normalisedInput, { setZone: true })
-    : DateTime.fromISO(normalisedInput, { zone });
-  return { local, instant: instant.toMillis() };
+  // Date.parse reads an RFC 3339 instant with an offset exactly; luxon is needed only to read a
+  // wall-clock time in a named zone.
+  const withOffset = HAS_OFFSET.test(value);
+  const fast = withOffset ? Date.parse(normalisedInput) : Number.NaN;
+  const instant = !Number.isNaN(fast)
+    ? fast
+    : withOffset
+      ? DateTime.fromISO(normalisedInput, { setZone: true }).toMillis()
+      : DateTime.fromISO(normalisedInput, { zone }).toMillis();
+  return { local, instant };
 }
 
 /**

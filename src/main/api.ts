@@ -84,6 +84,7 @@ const app = createApp({
   shedder: config.SHED_LAG_MS > 0 ? shedder : undefined,
   shedRetryAfterSeconds: config.SHED_RETRY_AFTER_SECONDS,
   maxUrlLength: config.HTTP_MAX_URL_LENGTH,
+  accessLog: { mode: config.ACCESS_LOG, slowMs: config.ACCESS_LOG_SLOW_MS },
   proxyHops: config.PROXY_HOPS,
 });
 
