@@ -138,6 +138,22 @@ describe('provider faults during ingest', () => {
     30_000,
   );
 
+  it('SIGTERM during a run: cancelled, recorded as failed, exit 1, nothing changed', async () => {
+    const before = await snapshot(client, store.ES_INDEX_PREFIX);
+    const ingest = node('ingest', ingestEnv(`http://127.0.0.1:${simPort}/feed?mode=slow`));
+    await eventually(
+      async () => (ingest.output().includes('"phase":"run_started"') ? true : undefined),
+      15_000,
+      'the run to start',
+    );
+    ingest.child.kill('SIGTERM');
+    const exit = await ingest.exited;
+    expect(exit.code).toBe(1);
+    expect(summaryOf(ingest.output())).toMatchObject({ outcome: 'failed' });
+    expect(summaryOf(ingest.output())?.error).toMatch(/cancel/i);
+    expect(await snapshot(client, store.ES_INDEX_PREFIX)).toEqual(before);
+  }, 30_000);
+
   it('provider down (connection refused): fails, changes nothing; the next good run completes', async () => {
     const before = await snapshot(client, store.ES_INDEX_PREFIX);
     const deadPort = await freePort();
