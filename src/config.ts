@@ -124,7 +124,7 @@ export const ingestEnv = storeEnv.extend({
   PROVIDER_RETRY_MAX_DELAY_MS: positiveInt.default(30_000),
   /** A feed larger than this is refused (protects the spool disk from a runaway body). */
   PROVIDER_MAX_FEED_BYTES: positiveInt.default(2 * 1024 * 1024 * 1024),
-  INGEST_BULK_FLUSH_BYTES: positiveInt.default(5_000_000),
+  INGEST_BULK_FLUSH_BYTES: positiveInt.default(2_000_000),
   INGEST_BULK_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
   /** Where the feed is staged while it is validated (default: the OS temp directory). */
   INGEST_SPOOL_DIR: blankAsUnset(z.string().min(1)),

@@ -5,15 +5,16 @@
  * a feed source (a byte stream), the streaming parser, an event sink (the bulk writer) and a run
  * store.
  *
- * Two passes over a spooled copy (docs/adr/0005-streaming-xml-parser.md): the body is streamed
- * through the parser into a temporary file; only when the whole feed has arrived and parsed
- * cleanly is it parsed again from that file and written. A truncated, malformed or interrupted
- * feed therefore changes nothing in the store. Memory stays flat in both passes (one base event at
- * a time); the disk holds one copy of the feed for the length of the run.
+ * One parse, two phases (docs/adr/0005-streaming-xml-parser.md): the body is streamed through the
+ * parser, each event normalised and de-duplicated, and the resulting write operations appended to
+ * a temporary spool file as NDJSON (`spool.ts`); only when the whole feed has arrived and parsed
+ * cleanly are those operations read back and written. A truncated, malformed or interrupted feed
+ * therefore changes nothing in the store. Memory stays flat in both phases (one base event, one
+ * spool chunk at a time) apart from the set of ids seen in phase 1; the disk holds the operations
+ * (not the XML) for the length of the run.
  */
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withSpan } from '../observability/spans.js';
@@ -24,6 +25,7 @@ import type { RunStore } from '../store/runs.js';
 import type { WriteContext, WriteOp, WriteStats } from '../store/event-writer.js';
 import { FeedError } from './errors.js';
 import { FeedParser, type ParsedBaseEvent, type ParserStats } from './parser.js';
+import { readSpool, writeSpool } from './spool.js';
 
 /** Where the bytes of the feed come from (the provider over HTTP, a fixture, a generator). */
 export interface FeedSource {
@@ -37,7 +39,7 @@ export interface FeedBody {
   attempts?: number;
 }
 
-/** The streaming parser: a fresh one per pass. */
+/** The streaming parser: a fresh one per run. */
 export interface FeedReader {
   readonly stats: ParserStats;
   parse(source: AsyncIterable<Uint8Array | string>): AsyncIterable<ParsedBaseEvent>;
@@ -56,7 +58,7 @@ export interface RunDeps {
   runs: RunStore;
   logger: Logger;
   parser?: () => FeedReader;
-  /** Directory for the spooled feed (default: the OS temp directory). */
+  /** Directory for the spool file of write operations (default: the OS temp directory). */
   spoolDir?: string;
   signal?: AbortSignal;
   now?: () => Date;
@@ -85,17 +87,6 @@ function emptyCounts(): RunDocument['counts'] {
     bulk_failures: 0,
     rejected_by_reason: {},
   };
-}
-
-/** Chunks of `body` written to `file` on their way through. */
-async function* spool(
-  body: AsyncIterable<Uint8Array>,
-  file: Awaited<ReturnType<typeof open>>,
-): AsyncGenerator<Uint8Array> {
-  for await (const chunk of body) {
-    await file.write(chunk);
-    yield chunk;
-  }
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {
@@ -137,8 +128,62 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
   let bytes = 0;
   const dir = await mkdtemp(join(deps.spoolDir ?? tmpdir(), 'event-search-feed-'));
   try {
-    // Phase 1: fetch, stream through the parser into the spool file. Nothing is written yet.
-    const file = join(dir, 'feed.xml');
+    // Phase 1: fetch, parse, normalise and de-duplicate; the write operations go to the spool
+    // file (NDJSON). Nothing is written to Elasticsearch yet.
+    const file = join(dir, 'ops.ndjson');
+    const seen = new Set<string>();
+    let logged = 0;
+    let rejected = 0;
+    const rejectedByReason: Partial<Record<RejectionReason, number>> = {};
+    const noteRejection = (reason: RejectionReason, detail: string, id: string | null) => {
+      rejected++;
+      rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + 1;
+      if (logged < maxLogged) {
+        log.warn({ phase: 'event_rejected', reason, detail, event: id }, 'event rejected');
+      } else if (logged === maxLogged) {
+        log.warn(
+          { phase: 'event_rejected', limit: maxLogged },
+          'more events rejected; only counted from here on (see the run summary)',
+        );
+      }
+      logged++;
+    };
+    /** The write operations of one base event (its duplicates and unidentifiable events dropped). */
+    const operationsOf = (base: ParsedBaseEvent): WriteOp[] => {
+      const ops: WriteOp[] = [];
+      for (const raw of base.events) {
+        const result = normaliseEvent(deps.provider, raw);
+        const id = result.ok ? result.event.id : (result.identity?.id ?? null);
+        if (id !== null) {
+          if (seen.has(id)) {
+            duplicates++;
+            if (duplicates <= maxLogged) {
+              log.warn(
+                { phase: 'event_duplicate', event: id, base_event_id: raw.base_event_id },
+                'event appears more than once in the feed; the first occurrence was used',
+              );
+            }
+            continue;
+          }
+          seen.add(id);
+        }
+        if (result.ok) {
+          ops.push({ kind: 'event', event: result.event });
+          continue;
+        }
+        noteRejection(result.reason, result.detail, id);
+        if (result.identity) {
+          ops.push({
+            kind: 'rejected',
+            identity: result.identity,
+            reason: result.reason,
+            detail: result.detail,
+            online: raw.sell_mode?.trim() === 'online',
+          });
+        }
+      }
+      return ops;
+    };
     await withSpan('ingest.read_feed', { 'event_search.provider': deps.provider }, async (span) => {
       const feed = await deps.source.open(deps.signal);
       log.info(
@@ -151,18 +196,20 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
         'feed response received',
       );
       const reader = makeParser();
-      const handle = await open(file, 'w');
-      try {
-        for await (const base of reader.parse(spool(feed.body, handle))) {
-          void base;
-          checkAborted(deps.signal);
+      const signal = deps.signal;
+      async function* batches(): AsyncGenerator<WriteOp[]> {
+        for await (const base of reader.parse(feed.body)) {
+          checkAborted(signal);
+          yield operationsOf(base);
         }
+      }
+      try {
+        await writeSpool(file, batches());
       } finally {
         counts.base_events_read = reader.stats.baseEvents;
         counts.events_read = reader.stats.events;
         unknownElements = reader.stats.unknownElements;
         bytes = reader.stats.bytes;
-        await handle.close();
       }
       log.info(
         {
@@ -181,65 +228,18 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
         'event_search.feed.events': reader.stats.events,
       });
     });
+    // The feed was complete: its rejections count (a failed read records none, as nothing of it
+    // is applied). The ids seen are no longer needed.
+    seen.clear();
+    counts.events_rejected = rejected;
+    counts.rejected_by_reason = rejectedByReason;
 
-    // Phase 2: parse the validated copy again, normalise and write.
-    const seen = new Set<string>();
-    let logged = 0;
-    const rejectedByReason: Partial<Record<RejectionReason, number>> = {};
-    const noteRejection = (reason: RejectionReason, detail: string, id: string | null) => {
-      counts.events_rejected++;
-      rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + 1;
-      if (logged < maxLogged) {
-        log.warn({ phase: 'event_rejected', reason, detail, event: id }, 'event rejected');
-      } else if (logged === maxLogged) {
-        log.warn(
-          { phase: 'event_rejected', limit: maxLogged },
-          'more events rejected; only counted from here on (see the run summary)',
-        );
-      }
-      logged++;
-    };
-    const second = makeParser();
+    // Phase 2: replay the spooled operations into the writer.
     const signal = deps.signal;
     async function* operations(): AsyncGenerator<WriteOp> {
-      const stream = createReadStream(file, { highWaterMark: 64 * 1024 });
-      try {
-        for await (const base of second.parse(stream)) {
-          checkAborted(signal);
-          for (const raw of base.events) {
-            const result = normaliseEvent(deps.provider, raw);
-            const id = result.ok ? result.event.id : (result.identity?.id ?? null);
-            if (id !== null) {
-              if (seen.has(id)) {
-                duplicates++;
-                if (duplicates <= maxLogged) {
-                  log.warn(
-                    { phase: 'event_duplicate', event: id, base_event_id: raw.base_event_id },
-                    'event appears more than once in the feed; the first occurrence was used',
-                  );
-                }
-                continue;
-              }
-              seen.add(id);
-            }
-            if (result.ok) {
-              yield { kind: 'event', event: result.event };
-              continue;
-            }
-            noteRejection(result.reason, result.detail, id);
-            if (result.identity) {
-              yield {
-                kind: 'rejected',
-                identity: result.identity,
-                reason: result.reason,
-                detail: result.detail,
-                online: raw.sell_mode?.trim() === 'online',
-              };
-            }
-          }
-        }
-      } finally {
-        stream.destroy();
+      for await (const op of readSpool(file)) {
+        checkAborted(signal);
+        yield op;
       }
     }
     const written = await withSpan(
@@ -256,7 +256,6 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
     );
     counts.events_upserted = written.eventsWritten;
     counts.bulk_failures = written.failures;
-    counts.rejected_by_reason = rejectedByReason;
     log.info(
       {
         phase: 'events_written',
@@ -264,7 +263,7 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
         events_upserted: written.eventsWritten,
         rejected_recorded: written.rejectedWritten,
         events_rejected: counts.events_rejected,
-        rejected_by_reason: rejectedByReason,
+        rejected_by_reason: counts.rejected_by_reason,
         duplicates,
         bulk_failures: written.failures,
         sample_failures: written.sampleFailures,

@@ -138,7 +138,7 @@ export interface EventWriterOptions {
   /** The events alias (its write index receives the documents). */
   index: string;
   context: WriteContext;
-  /** Send a bulk request once this many bytes are queued (default 5 MB). */
+  /** Send a bulk request once this many bytes are queued (default 2 MB, as INGEST_BULK_FLUSH_BYTES). */
   flushBytes?: number;
   /** Bulk requests in flight at once (default 2). */
   concurrency?: number;
@@ -204,7 +204,7 @@ export async function writeEvents(
   const helper = options.client.helpers.bulk<WriteOp>({
     datasource: counted(),
     onDocument: (op) => buildEventUpdate(options.index, op, options.context),
-    flushBytes: options.flushBytes ?? 5_000_000,
+    flushBytes: options.flushBytes ?? 2_000_000,
     concurrency: options.concurrency ?? 2,
     retries: options.retries ?? 3,
     wait: options.wait ?? 1_000,

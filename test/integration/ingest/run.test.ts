@@ -1,9 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { validate as isUuid } from 'uuid';
 import { eventId } from '../../../src/domain/event.js';
 import { FeedHttpError } from '../../../src/ingest/errors.js';
-import { bootstrapIndices } from '../../../src/store/indices.js';
-import { getRun, latestSuccessfulRun } from '../../../src/store/runs.js';
+import { runIngest } from '../../../src/ingest/run.js';
+import { writeEvents, type WriteOp } from '../../../src/store/event-writer.js';
+import { bootstrapIndices, indexNames } from '../../../src/store/indices.js';
+import { createRunStore, getRun, latestSuccessfulRun } from '../../../src/store/runs.js';
 import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
 import {
   allEvents,
@@ -228,5 +233,56 @@ describe('ingesting responses 1, 2, 3 in order (real Elasticsearch)', () => {
       expect(lines.map((l) => l.phase)).toContain('run_started');
       expect(lines.map((l) => l.phase)).not.toContain('events_written');
     });
+  });
+});
+
+describe('the spool (the feed is parsed once)', () => {
+  it('holds the write operations as NDJSON while they are written, and is removed after', async () => {
+    const spoolDir = await mkdtemp(join(tmpdir(), 'ingest-spool-test-'));
+    try {
+      let spooled: { files: string[]; lines: unknown[] } | undefined;
+      const received: WriteOp[] = [];
+      const result = await runIngest({
+        provider: 'primary',
+        providerUrl: 'http://provider.test/feed',
+        source: bytesSource(fixture(3)),
+        spoolDir,
+        sink: async (ops, context) => {
+          const [runDir] = await readdir(spoolDir);
+          const files = await readdir(join(spoolDir, runDir as string));
+          const text = await readFile(join(spoolDir, runDir as string, files[0] as string), 'utf8');
+          spooled = {
+            files,
+            lines: text
+              .trimEnd()
+              .split('\n')
+              .map((l) => JSON.parse(l)),
+          };
+          async function* tap() {
+            for await (const op of ops) {
+              received.push(op);
+              yield op;
+            }
+          }
+          return writeEvents(tap(), { client, index: indexNames(prefix).eventsAlias, context });
+        },
+        runs: createRunStore(client, prefix),
+        logger: memoryLogger().logger,
+      });
+      expect(result.error).toBeNull();
+      expect(spooled?.files).toEqual(['ops.ndjson']);
+      // Fixture 3: 291 and 1591 are valid; 444 has an invalid date and is recorded as seen.
+      expect(spooled?.lines).toEqual(received);
+      expect(received.map((op) => op.kind)).toEqual(['event', 'event', 'rejected']);
+      expect(received[2]).toMatchObject({
+        kind: 'rejected',
+        identity: { id: ID.tributo, base_event_id: '444' },
+        reason: 'invalid_date',
+        online: false,
+      });
+      expect(await readdir(spoolDir)).toEqual([]);
+    } finally {
+      await rm(spoolDir, { recursive: true, force: true });
+    }
   });
 });
