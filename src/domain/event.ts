@@ -74,14 +74,16 @@ export interface NormalisedEvent {
 }
 
 /** Why an event was not accepted as searchable. Stable strings: they label metrics and run records. */
-export type RejectionReason =
-  | 'missing_id'
-  | 'missing_title'
-  | 'invalid_sell_mode'
-  | 'invalid_date'
-  | 'end_before_start'
-  | 'invalid_price'
-  | 'invalid_capacity';
+export const REJECTION_REASONS = [
+  'missing_id',
+  'missing_title',
+  'invalid_sell_mode',
+  'invalid_date',
+  'end_before_start',
+  'invalid_price',
+  'invalid_capacity',
+] as const;
+export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
 export type NormaliseResult =
   | { ok: true; event: NormalisedEvent }

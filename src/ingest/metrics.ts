@@ -2,6 +2,7 @@
  * Sets the ingest metrics (src/observability/metrics.ts) from a finished run and pushes them to a
  * Pushgateway when one is configured (the ingester is a short-lived job: nothing would scrape it).
  */
+import { REJECTION_REASONS } from '../domain/event.js';
 import { Pushgateway } from 'prom-client';
 import { METRIC_PREFIX, type IngestMetrics } from '../observability/metrics.js';
 import type { RunDocument } from '../store/indices.js';
@@ -14,6 +15,9 @@ export function recordRunMetrics(metrics: IngestMetrics, run: RunDocument): void
   metrics.eventsUpserted.set(c.events_upserted);
   metrics.bulkFailures.set(c.bulk_failures);
   metrics.eventsRejected.reset();
+  // Every reason is reported, 0 included, so the series exist after a clean run too (dashboards and
+  // rate() over them need no `or vector(0)`).
+  for (const reason of REJECTION_REASONS) metrics.eventsRejected.set({ reason }, 0);
   for (const [reason, count] of Object.entries(c.rejected_by_reason)) {
     metrics.eventsRejected.set({ reason }, count ?? 0);
   }
