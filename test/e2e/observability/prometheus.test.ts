@@ -3,6 +3,7 @@
  * /metrics after traffic, and a real Prometheus (Debian's packages, `make prometheus-tools`,
  * started here on loopback) scrapes both, loads the alert rules and answers PromQL.
  */
+import { REJECTION_REASONS } from '../../../src/domain/event.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -247,10 +248,13 @@ describe('a real Prometheus scraping the API and the Pushgateway', () => {
       'the pushed ingest metrics in Prometheus',
     );
     expect(Number(upserted)).toBe(2);
-    const rejected = await promql('sum by (reason) (event_search_ingest_events_rejected)');
+    // Every reason is pushed (0 when it did not occur), so the series exist after any run.
+    const rejected = await promql('sum by (reason) (event_search_ingest_events_rejected > 0)');
     expect(rejected.data.result).toEqual([
       { metric: { reason: 'end_before_start' }, value: [expect.any(Number), '1'] },
     ]);
+    const reasons = await promql('count(event_search_ingest_events_rejected)');
+    expect(Number(reasons.data.result[0]?.value[1])).toBe(REJECTION_REASONS.length);
   }, 40_000);
 
   it('runs every dashboard query and alert expression without error', async () => {
