@@ -5,6 +5,7 @@
  * process with a message that names the variable (see `ConfigError`).
  */
 import { z } from 'zod';
+import { SIM_MODES } from './sim/modes.js';
 import { isKnownTimeZone } from './domain/local-time.js';
 
 /** Raised when an environment variable holds a value the process cannot run with. */
@@ -66,20 +67,7 @@ export function parseEnv<S extends z.ZodTypeAny>(
 export const simEnv = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
-  SIM_MODE: z
-    .enum([
-      'samples',
-      'generated',
-      'slow',
-      'error',
-      'unavailable',
-      'truncated',
-      'malformed',
-      'html',
-      'empty',
-      'drop',
-    ])
-    .default('samples'),
+  SIM_MODE: z.enum(SIM_MODES).default('samples'),
   SIM_SAMPLES_DIR: z.string().min(1).optional(),
   SIM_BASE_EVENTS: z.coerce.number().int().positive().default(1_000),
   SIM_ZONES: z.coerce.number().int().positive().default(10),
@@ -236,3 +224,26 @@ export const apiEnv = storeEnv
     }
   });
 export type ApiEnv = z.infer<typeof apiEnv>;
+
+/** What `configOrExit` needs of a logger (pino's, in the processes). */
+export interface FatalLogger {
+  fatal(fields: object, message: string): void;
+}
+
+/**
+ * For entry points: the validated configuration, or, when it is wrong, one fatal log line naming
+ * every bad variable and exit code 2 (the process has not started anything yet).
+ */
+export function configOrExit<S extends z.ZodTypeAny>(
+  schema: S,
+  logger: FatalLogger,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<S> {
+  try {
+    return parseEnv(schema, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    logger.fatal({ phase: 'config', issues: err.issues }, err.message);
+    process.exit(2);
+  }
+}

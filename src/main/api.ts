@@ -5,7 +5,7 @@
  * process at once with a message naming the variable. SIGTERM/SIGINT shut it down gracefully within
  * SHUTDOWN_TIMEOUT_MS.
  */
-import { apiEnv, ConfigError, parseEnv, type ApiEnv } from '../config.js';
+import { apiEnv, configOrExit, type ApiEnv } from '../config.js';
 import { createApp, type Lifecycle } from '../api/app.js';
 import { FreshnessPoller } from '../api/freshness-poller.js';
 import { LoadShedder } from '../api/load-shedding.js';
@@ -20,16 +20,7 @@ import { indexNames } from '../store/indices.js';
 
 const logger = createLogger({ name: 'api' });
 
-let config: ApiEnv;
-try {
-  config = parseEnv(apiEnv);
-} catch (err) {
-  if (err instanceof ConfigError) {
-    logger.fatal(err.message);
-    process.exit(2);
-  }
-  throw err;
-}
+const config: ApiEnv = configOrExit(apiEnv, logger);
 
 const metrics = createApiMetrics();
 // No retries and a short per-request timeout: an outage becomes a fast 503 (or a stale answer).

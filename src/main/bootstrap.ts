@@ -3,23 +3,14 @@
  * alias, and the runs index (the Helm pre-install/pre-upgrade hook Job). Idempotent.
  * Exit code 0 when done, 1 when Elasticsearch refused or was unreachable, 2 on a configuration error.
  */
-import { ConfigError, parseEnv, storeEnv, type StoreEnv } from '../config.js';
+import { configOrExit, storeEnv, type StoreEnv } from '../config.js';
 import { createLogger } from '../observability/logger.js';
 import { createEsClient } from '../store/client.js';
 import { bootstrapIndices } from '../store/indices.js';
 
 const logger = createLogger({ name: 'bootstrap' });
 
-let env: StoreEnv;
-try {
-  env = parseEnv(storeEnv);
-} catch (err) {
-  if (err instanceof ConfigError) {
-    logger.fatal({ phase: 'config', issues: err.issues }, err.message);
-    process.exit(2);
-  }
-  throw err;
-}
+const env: StoreEnv = configOrExit(storeEnv, logger);
 
 const client = createEsClient(env);
 try {

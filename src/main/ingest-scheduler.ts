@@ -8,20 +8,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, parseEnv, schedulerEnv } from '../config.js';
+import { configOrExit, schedulerEnv } from '../config.js';
 import { createLogger } from '../observability/logger.js';
 
 const logger = createLogger({ name: 'ingest-scheduler' });
-let intervalSeconds: number;
-try {
-  intervalSeconds = parseEnv(schedulerEnv).INGEST_INTERVAL;
-} catch (err) {
-  if (err instanceof ConfigError) {
-    logger.fatal(err.message);
-    process.exit(2);
-  }
-  throw err;
-}
+const intervalSeconds = configOrExit(schedulerEnv, logger).INGEST_INTERVAL;
 
 const ingestEntry = fileURLToPath(new URL('./ingest.js', import.meta.url));
 // Same flags as this process (e.g. --import for OpenTelemetry), so the child is traced alike.

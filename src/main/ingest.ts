@@ -6,7 +6,7 @@
  * final `summary` line. Configured by the environment (see `ingestEnv` in src/config.ts).
  */
 import { SpanStatusCode } from '@opentelemetry/api';
-import { ConfigError, ingestEnv, parseEnv, type IngestEnv } from '../config.js';
+import { configOrExit, ingestEnv, type IngestEnv } from '../config.js';
 import { httpFeedSource, redactUrl } from '../ingest/feed-client.js';
 import { pushRunMetrics, recordRunMetrics } from '../ingest/metrics.js';
 import { runIngest } from '../ingest/run.js';
@@ -24,16 +24,7 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-let env: IngestEnv;
-try {
-  env = parseEnv(ingestEnv);
-} catch (err) {
-  if (err instanceof ConfigError) {
-    logger.fatal({ phase: 'config', issues: err.issues }, err.message);
-    process.exit(2);
-  }
-  throw err;
-}
+const env: IngestEnv = configOrExit(ingestEnv, logger);
 const providerUrl = redactUrl(env.PROVIDER_URL);
 logger.info(
   {

@@ -10,7 +10,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, parseEnv, simEnv } from '../config.js';
+import { configOrExit, simEnv } from '../config.js';
 import { createLogger } from '../observability/logger.js';
 import { createProviderSim } from '../sim/server.js';
 
@@ -37,19 +37,10 @@ const fromFlags: Record<string, string | undefined> = {
   SIM_DELAY_MS: values['delay-ms'],
 };
 
-let config;
-try {
-  config = parseEnv(simEnv, {
-    ...process.env,
-    ...Object.fromEntries(Object.entries(fromFlags).filter(([, v]) => v !== undefined)),
-  });
-} catch (err) {
-  if (err instanceof ConfigError) {
-    logger.fatal(err.message);
-    process.exit(2);
-  }
-  throw err;
-}
+const config = configOrExit(simEnv, logger, {
+  ...process.env,
+  ...Object.fromEntries(Object.entries(fromFlags).filter(([, v]) => v !== undefined)),
+});
 
 // dist/main/provider-sim.js -> <package root>/test/fixtures
 const defaultSamples = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));

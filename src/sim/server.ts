@@ -12,20 +12,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../observability/logger.js';
 import { generateFeed } from './feed.js';
-
-export const SIM_MODES = [
-  'samples',
-  'generated',
-  'slow',
-  'error',
-  'unavailable',
-  'truncated',
-  'malformed',
-  'html',
-  'empty',
-  'drop',
-] as const;
-export type SimMode = (typeof SIM_MODES)[number];
+import { SIM_MODES, type SimMode } from './modes.js';
 
 export interface SimOptions {
   mode: SimMode;
