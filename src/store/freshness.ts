@@ -3,9 +3,9 @@
  *
  * The API polls it to know when the data changed (cache invalidation) and how old it is (metrics).
  */
-import { errors } from '@elastic/elasticsearch';
 import type { Client } from './client.js';
-import type { IndexNames, RunDocument } from './indices.js';
+import type { IndexNames } from './indices.js';
+import { latestSuccessfulRun as latestRun } from './runs.js';
 
 export interface SuccessfulRun {
   runId: string;
@@ -22,33 +22,6 @@ export async function latestSuccessfulRun(
   names: IndexNames,
   opts: { requestTimeoutMs?: number } = {},
 ): Promise<SuccessfulRun | null> {
-  try {
-    const res = await client.search<Pick<RunDocument, 'run_id' | 'finished_at'>>(
-      {
-        index: names.runsIndex,
-        size: 1,
-        query: {
-          bool: {
-            filter: [{ term: { outcome: 'succeeded' } }, { exists: { field: 'finished_at' } }],
-          },
-        },
-        sort: [{ finished_at: 'desc' }, { run_id: 'desc' }],
-        _source: ['run_id', 'finished_at'],
-        track_total_hits: false,
-      },
-      opts.requestTimeoutMs ? { requestTimeout: opts.requestTimeoutMs } : {},
-    );
-    const source = res.hits.hits[0]?._source;
-    if (!source?.finished_at) return null;
-    return { runId: source.run_id, finishedAt: source.finished_at };
-  } catch (err) {
-    if (
-      err instanceof errors.ResponseError &&
-      (err.body as { error?: { type?: string } } | undefined)?.error?.type ===
-        'index_not_found_exception'
-    ) {
-      return null;
-    }
-    throw err;
-  }
+  const run = await latestRun(client, names.prefix, undefined, opts);
+  return run?.finished_at ? { runId: run.run_id, finishedAt: run.finished_at } : null;
 }

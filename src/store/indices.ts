@@ -17,6 +17,7 @@ import type { RejectionReason } from '../domain/event.js';
 export const EVENTS_MAPPING_VERSION = 1;
 
 export interface IndexNames {
+  prefix: string;
   eventsAlias: string;
   eventsIndex: string;
   eventsTemplate: string;
@@ -26,6 +27,7 @@ export interface IndexNames {
 
 export function indexNames(prefix: string): IndexNames {
   return {
+    prefix,
     eventsAlias: `${prefix}-events`,
     eventsIndex: `${prefix}-events-v${EVENTS_MAPPING_VERSION}`,
     eventsTemplate: `${prefix}-events`,

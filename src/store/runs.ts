@@ -34,6 +34,7 @@ export async function latestSuccessfulRun(
   client: Client,
   prefix: string,
   provider?: string,
+  opts: { requestTimeoutMs?: number } = {},
 ): Promise<RunDocument | null> {
   const filter: object[] = [
     { term: { outcome: 'succeeded' } },
@@ -41,12 +42,16 @@ export async function latestSuccessfulRun(
   ];
   if (provider !== undefined) filter.push({ term: { provider } });
   try {
-    const res = await client.search<RunDocument>({
-      index: indexNames(prefix).runsIndex,
-      size: 1,
-      query: { bool: { filter } },
-      sort: [{ finished_at: { order: 'desc' } }, { run_id: { order: 'desc' } }],
-    });
+    const res = await client.search<RunDocument>(
+      {
+        index: indexNames(prefix).runsIndex,
+        size: 1,
+        query: { bool: { filter } },
+        sort: [{ finished_at: { order: 'desc' } }, { run_id: { order: 'desc' } }],
+        track_total_hits: false,
+      },
+      opts.requestTimeoutMs ? { requestTimeout: opts.requestTimeoutMs } : {},
+    );
     return res.hits.hits[0]?._source ?? null;
   } catch (err) {
     if (isIndexNotFound(err)) return null;
