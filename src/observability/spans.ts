@@ -3,7 +3,15 @@
  * so application code can use it without loading the SDK: when tracing is not started (or
  * `OTEL_SDK_DISABLED=true`) the API's no-op tracer makes these calls nearly free.
  */
-import { SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  SpanStatusCode,
+  context,
+  createContextKey,
+  trace,
+  type Attributes,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 
 /** Name of the tracer behind `withSpan` (the instrumentation scope of the service's own spans). */
 export const TRACER_NAME = 'event-search';
@@ -47,4 +55,16 @@ export async function flushSpans(): Promise<void> {
   const global = trace.getTracerProvider() as { getDelegate?: () => unknown };
   const provider = (global.getDelegate?.() ?? global) as { forceFlush?: () => Promise<void> };
   await provider.forceFlush?.();
+}
+
+// The key OpenTelemetry's SDK reads to suppress tracing (@opentelemetry/core's `suppressTracing`
+// sets the same one: context keys are `Symbol.for(description)`).
+const SUPPRESS_TRACING = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
+
+/**
+ * Runs `fn` with tracing suppressed: nothing it does (Elasticsearch calls included) starts a span.
+ * For background housekeeping that would otherwise make a root trace every few seconds per replica.
+ */
+export function withoutTracing<T>(fn: () => T): T {
+  return context.with(context.active().setValue(SUPPRESS_TRACING, true), fn);
 }

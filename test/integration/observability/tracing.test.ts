@@ -12,6 +12,7 @@ import {
   SimpleSpanProcessor,
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
+import { withoutTracing } from '../../../src/observability/spans.js';
 import { shutdownTracing, startTracing, withSpan } from '../../../src/observability/tracing.js';
 import { createEsClient } from '../../../src/store/client.js';
 import { testStoreEnv } from '../../support/es.js';
@@ -70,6 +71,21 @@ describe('Elasticsearch spans (the client traces itself through @opentelemetry/a
       'http.request.method': 'HEAD',
     });
     expect(es.instrumentationScope.name).toBe('@elastic/transport');
+  });
+
+  it('withoutTracing suppresses the spans of what it runs (the freshness poll)', async () => {
+    start(false);
+    const client = createEsClient(env);
+    try {
+      await withoutTracing(() => client.indices.exists({ index: `${env.ES_INDEX_PREFIX}-quiet` }));
+      await client.indices.exists({ index: `${env.ES_INDEX_PREFIX}-loud` });
+    } finally {
+      await client.close();
+    }
+    const spans = await finished();
+    expect(spans.map((s) => s.attributes['db.collection.name'])).toEqual([
+      `${env.ES_INDEX_PREFIX}-loud`,
+    ]);
   });
 
   it('a failed call yields an ERROR span', async () => {
