@@ -15,7 +15,7 @@ TEST_TOOLS :=
         test-e2e es-start es-stop es-status clean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 node_modules/.install-stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund
