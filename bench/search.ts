@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { parseSearchWindow } from '../src/domain/search-window.js';
-import { windowQuery } from '../src/store/event-reader.js';
+import { windowQuery } from '../src/api/search/event-reader.js';
 import { indexNames } from '../src/store/indices.js';
 import { createProviderSim } from '../src/sim/server.js';
 

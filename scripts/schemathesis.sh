@@ -69,11 +69,14 @@ trap 'exit 130' INT TERM
 
 log "seeding $PREFIX on $ES_URL"
 # The three provider samples plus generated events spread over 2017-2024 (a mix of online, offline,
-# sold out, no tickets left, several per start time), stored as the ingester stores them (through
-# the built domain rules), and one succeeded run record.
+# sold out, no tickets left, several per start time), written by the ingester's own writer (through
+# the built domain rules and document mapper), and one succeeded run record.
 (cd "$ROOT" && ELASTICSEARCH_URL="$ES_URL" ES_INDEX_PREFIX="$PREFIX" node --input-type=module <<'JS'
 import { parseEnv, storeEnv } from './dist/config.js';
-import { normaliseEvent, toSummary } from './dist/domain/event.js';
+import { normaliseEvent } from './dist/domain/event.js';
+import { writeOpOf } from './dist/ingest/operations.js';
+import { createRunStore } from './dist/ingest/run-store.js';
+import { writeEvents } from './dist/ingest/writer.js';
 import { createEsClient } from './dist/store/client.js';
 import { bootstrapIndices } from './dist/store/indices.js';
 
@@ -107,24 +110,23 @@ for (let i = 0; i < 600; i++) {
 }
 try {
   const names = await bootstrapIndices(client, env.ES_INDEX_PREFIX);
-  const operations = [];
-  for (const raw of raws) {
-    const result = normaliseEvent('primary', raw);
-    if (!result.ok) throw new Error(`seed event ${raw.base_event_id}: ${result.detail}`);
-    const e = result.event;
-    operations.push({ index: { _index: names.eventsAlias, _id: e.id } }, {
-      ...e, ever_online: e.sell_mode === 'online', period: { gte: e.starts_at, lte: e.ends_at },
-      summary: toSummary(e), first_seen_at: at, last_seen_at: at, last_run_id: 'schemathesis-seed',
-      last_rejection: null,
-    });
+  async function* operations() {
+    for (const raw of raws) {
+      const op = writeOpOf(raw, normaliseEvent('primary', raw));
+      if (!op || op.kind !== 'event') throw new Error(`seed event ${raw.base_event_id}: rejected`);
+      yield op;
+    }
   }
-  const res = await client.bulk({ refresh: true, operations });
-  if (res.errors) throw new Error(`seed bulk failed: ${JSON.stringify(res.items.find((i) => i.index?.error))}`);
-  await client.index({ index: names.runsIndex, id: 'schemathesis-seed', refresh: true, document: {
+  // The ingester's own writer and run store: the stored documents are the mapper's.
+  const stats = await writeEvents(operations(), {
+    client, index: names.eventsAlias, context: { runId: 'schemathesis-seed', seenAt: at },
+  });
+  if (stats.error || stats.failures) throw new Error(`seed write failed: ${stats.error ?? JSON.stringify(stats.sampleFailures)}`);
+  await createRunStore(client, env.ES_INDEX_PREFIX).save({
     run_id: 'schemathesis-seed', provider: 'primary', provider_url: 'http://provider.invalid/feed',
     started_at: at, finished_at: at, duration_ms: 0, outcome: 'succeeded', error: null,
     counts: { base_events_read: raws.length, events_read: raws.length, events_upserted: raws.length,
-              events_rejected: 0, bulk_failures: 0, rejected_by_reason: {} } } });
+              events_rejected: 0, bulk_failures: 0, rejected_by_reason: {} } });
   console.error(`[schemathesis] seeded ${raws.length} events`);
 } finally {
   await client.close();

@@ -12,8 +12,8 @@ import { koaSwagger } from 'koa2-swagger-ui';
 import { parseSearchWindow, type SearchWindow } from '../domain/search-window.js';
 import type { Logger } from '../observability/logger.js';
 import type { ApiMetrics } from '../observability/metrics.js';
-import type { EventReader } from '../store/event-reader.js';
-import { shedWhenOverloaded, type LoadShedder } from './load-shedding.js';
+import type { EventReader } from './search/event-reader.js';
+import { shedWhenOverloaded, type LoadShedder } from './http/load-shedding.js';
 import {
   errorEnvelope,
   httpMetrics,
@@ -22,10 +22,10 @@ import {
   type AccessLogPolicy,
   urlLengthLimit,
   type ApiState,
-} from './middleware.js';
-import { rateLimit } from './rate-limit.js';
-import type { SearchCache } from './search-cache.js';
-import { securityHeaders } from './security-headers.js';
+} from './http/middleware.js';
+import { rateLimit } from './http/rate-limit.js';
+import type { SearchCache } from './search/search-cache.js';
+import { securityHeaders } from './http/security-headers.js';
 
 /** Shared with the process: shutdown flips `shuttingDown` so readiness fails first. */
 export interface Lifecycle {

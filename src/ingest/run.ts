@@ -21,8 +21,9 @@ import { withSpan } from '../observability/spans.js';
 import { normaliseEvent, type RejectionReason } from '../domain/event.js';
 import type { Logger } from '../observability/logger.js';
 import type { RunDocument } from '../store/indices.js';
-import type { RunStore } from '../store/runs.js';
-import type { WriteContext, WriteOp, WriteStats } from '../store/event-writer.js';
+import type { RunStore } from './run-store.js';
+import { writeOpOf, type WriteContext, type WriteOp } from './operations.js';
+import type { WriteStats } from './writer.js';
 import { FeedError } from './errors.js';
 import { FeedParser, type ParsedBaseEvent, type ParserStats } from './parser.js';
 import { readSpool, writeSpool } from './spool.js';
@@ -167,20 +168,9 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
           }
           seen.add(id);
         }
-        if (result.ok) {
-          ops.push({ kind: 'event', event: result.event });
-          continue;
-        }
-        noteRejection(result.reason, result.detail, id);
-        if (result.identity) {
-          ops.push({
-            kind: 'rejected',
-            identity: result.identity,
-            reason: result.reason,
-            detail: result.detail,
-            online: raw.sell_mode?.trim() === 'online',
-          });
-        }
+        if (!result.ok) noteRejection(result.reason, result.detail, id);
+        const op = writeOpOf(raw, result);
+        if (op) ops.push(op);
       }
       return ops;
     };

@@ -11,7 +11,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
-import type { WriteOp } from '../store/event-writer.js';
+import type { WriteOp } from './operations.js';
 
 /** Characters of NDJSON gathered before they are handed to the file stream. */
 const CHUNK = 64 * 1024;

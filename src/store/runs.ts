@@ -1,25 +1,10 @@
 /**
- * The ingest run records in `<prefix>-runs` (one document per run, id = run id): written as
- * `running` when a run starts and overwritten with its outcome when it ends. The API polls
- * `latestSuccessfulRun` to tell how fresh its data is.
+ * Reading the ingest run records in `<prefix>-runs` (one document per run, id = run id; the
+ * ingester writes them through src/ingest/run-store.ts). The API polls `latestSuccessfulRun` to
+ * tell how fresh its data is.
  */
 import type { Client } from './client.js';
 import { indexNames, type RunDocument } from './indices.js';
-
-export interface RunStore {
-  /** Records a run (a new one, or the final state of one already recorded). */
-  save(run: RunDocument): Promise<void>;
-}
-
-export function createRunStore(client: Client, prefix: string): RunStore {
-  const index = indexNames(prefix).runsIndex;
-  return {
-    async save(run) {
-      // A tiny, rarely written index: refresh at once so readers see the outcome immediately.
-      await client.index({ index, id: run.run_id, document: run, refresh: true });
-    },
-  };
-}
 
 function isIndexNotFound(err: unknown): boolean {
   const body = (err as { meta?: { body?: { error?: { type?: string } } } }).meta?.body;

@@ -21,10 +21,9 @@ import { parseEnv, storeEnv } from '../../src/config.js';
 import { createEsClient, type Client } from '../../src/store/client.js';
 import type { IndexNames } from '../../src/store/indices.js';
 import {
-  eventDocument,
   generatedRawEvents,
   SAMPLE_SUMMARIES,
-  sampleDocuments,
+  SAMPLE_RAWS,
   seedEvents,
   seedRun,
 } from '../support/seed.js';
@@ -67,10 +66,7 @@ beforeAll(async () => {
   }
   await esScript('start');
   es = createEsClient(parseEnv(storeEnv, { ELASTICSEARCH_URL: ES_URL, ES_INDEX_PREFIX: PREFIX }));
-  names = await seedEvents(es, PREFIX, [
-    ...sampleDocuments(),
-    ...generatedRawEvents(400).map((raw) => eventDocument(raw)),
-  ]);
+  names = await seedEvents(es, PREFIX, [...SAMPLE_RAWS, ...generatedRawEvents(400)]);
   await seedRun(es, names);
 
   const port = await freePort();

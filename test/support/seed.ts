@@ -1,104 +1,76 @@
 /**
- * Seeds a real Elasticsearch with stored events and run records, built through the domain rules
- * (normaliseEvent + toSummary) from raw provider events, for the API's tests.
- *
- * It writes documents the way the ingester's contract describes them (src/store/indices.ts):
- * `ever_online` true once an event was seen online, `period` = [starts_at, ends_at] in venue-local
- * wall-clock without offset, `summary` = the exact response object; an event the domain rejects is
- * stored without period or summary.
+ * Seeds a real Elasticsearch for the API's tests through the ingester's own code: raw provider
+ * events are normalised (normaliseEvent), turned into write operations (writeOpOf) and written by
+ * the real writer (writeEvents, which stores what the document mapper src/store/event-document.ts
+ * builds); run records go through the real run store. Nothing here builds a stored document.
  */
 import { randomUUID } from 'node:crypto';
 import {
   eventId,
   normaliseEvent,
-  toSummary,
   type EventSummary,
   type RawEvent,
 } from '../../src/domain/event.js';
+import { writeOpOf, type WriteOp } from '../../src/ingest/operations.js';
+import { createRunStore } from '../../src/ingest/run-store.js';
+import { writeEvents } from '../../src/ingest/writer.js';
 import type { Client } from '../../src/store/client.js';
-import {
-  bootstrapIndices,
-  type EventDocument,
-  type IndexNames,
-  type RunDocument,
-} from '../../src/store/indices.js';
+import { bootstrapIndices, type IndexNames, type RunDocument } from '../../src/store/indices.js';
 
 /** The provider name the ingester uses by default (`PROVIDER_NAME`). */
 export const PROVIDER = 'primary';
 
-export interface DocumentOptions {
-  provider?: string;
+export interface WriteOptions {
   runId?: string;
-  /** Whether an earlier feed already had the event online (ever_online is never cleared). */
-  wasOnline?: boolean;
+  /** The run's instant (first/last seen). */
   at?: string;
 }
 
-/** The stored document of one raw event, as the ingester's contract describes it. */
-export function eventDocument(raw: RawEvent, opts: DocumentOptions = {}): EventDocument {
-  const provider = opts.provider ?? PROVIDER;
-  const runId = opts.runId ?? 'seed-run';
-  const at = opts.at ?? '2021-08-01T00:00:00.000Z';
-  const result = normaliseEvent(provider, raw);
-  if (!result.ok) {
-    if (!result.identity)
-      throw new Error(`cannot seed an event without identity: ${result.detail}`);
-    return {
-      ...result.identity,
-      ever_online: (opts.wasOnline ?? false) || result.identity.sell_mode === 'online',
-      first_seen_at: at,
-      last_seen_at: at,
-      last_run_id: runId,
-      last_rejection: { reason: result.reason, detail: result.detail, run_id: runId, at },
-    };
+async function* operations(raws: RawEvent[]): AsyncGenerator<WriteOp> {
+  for (const raw of raws) {
+    const op = writeOpOf(raw, normaliseEvent(PROVIDER, raw));
+    if (!op) throw new Error(`cannot seed an event without identity: ${JSON.stringify(raw)}`);
+    yield op;
   }
-  const event = result.event;
-  return {
-    ...event,
-    ever_online: (opts.wasOnline ?? false) || event.sell_mode === 'online',
-    period: { gte: event.starts_at, lte: event.ends_at },
-    summary: toSummary(event),
-    first_seen_at: at,
-    last_seen_at: at,
-    last_run_id: runId,
-    last_rejection: null,
-  };
 }
 
-/** Creates the indices under `prefix` (bootstrapIndices) and bulk-indexes `docs`, refreshed. */
+/**
+ * Writes `raws` into the events alias as one ingest run would (the real writer), visible to
+ * search on return. Write an event twice (online, then offline) for "was online, now offline".
+ */
+export async function writeRawEvents(
+  client: Client,
+  names: IndexNames,
+  raws: RawEvent[],
+  opts: WriteOptions = {},
+): Promise<void> {
+  const stats = await writeEvents(operations(raws), {
+    client,
+    index: names.eventsAlias,
+    context: {
+      runId: opts.runId ?? 'seed-run',
+      seenAt: opts.at ?? '2021-08-01T00:00:00.000Z',
+    },
+  });
+  if (stats.error || stats.failures > 0) {
+    throw new Error(
+      `seed write failed: ${stats.error?.message ?? JSON.stringify(stats.sampleFailures)}`,
+    );
+  }
+}
+
+/** Creates the indices under `prefix` (bootstrapIndices) and writes `raws` (writeRawEvents). */
 export async function seedEvents(
   client: Client,
   prefix: string,
-  docs: EventDocument[],
+  raws: RawEvent[],
 ): Promise<IndexNames> {
   const names = await bootstrapIndices(client, prefix);
-  await indexEvents(client, names, docs);
+  await writeRawEvents(client, names, raws);
   return names;
 }
 
-/** Bulk-indexes (overwrites) `docs` into the events alias, visible to search on return. */
-export async function indexEvents(
-  client: Client,
-  names: IndexNames,
-  docs: EventDocument[],
-): Promise<void> {
-  for (let i = 0; i < docs.length; i += 2_000) {
-    const chunk = docs.slice(i, i + 2_000);
-    const res = await client.bulk({
-      refresh: true,
-      operations: chunk.flatMap((doc) => [
-        { index: { _index: names.eventsAlias, _id: doc.id } },
-        doc,
-      ]),
-    });
-    if (res.errors) {
-      const failed = res.items.find((item) => item.index?.error)?.index?.error;
-      throw new Error(`seed bulk failed: ${JSON.stringify(failed)}`);
-    }
-  }
-}
-
-/** Records a run (default: a succeeded one finishing now) in `<prefix>-runs`, refreshed. */
+/** Records a run (default: a succeeded one finishing now) through the ingester's run store. */
 export async function seedRun(
   client: Client,
   names: IndexNames,
@@ -124,7 +96,7 @@ export async function seedRun(
     },
     ...run,
   };
-  await client.index({ index: names.runsIndex, id: doc.run_id, document: doc, refresh: true });
+  await createRunStore(client, names.prefix).save(doc);
   return doc;
 }
 
@@ -206,10 +178,8 @@ export const SAMPLE_IDS = {
   444: eventId(PROVIDER, '444', '1642'),
 } as const;
 
-/** The stored state after the three samples. */
-export function sampleDocuments(): EventDocument[] {
-  return [RAW_291, RAW_322, RAW_1591, RAW_444].map((raw) => eventDocument(raw));
-}
+/** The latest state of the three samples' events, to write with writeRawEvents/seedEvents. */
+export const SAMPLE_RAWS: readonly RawEvent[] = [RAW_291, RAW_322, RAW_1591, RAW_444];
 
 /** What `/search` must answer for them, in order (start, then id). */
 export const SAMPLE_SUMMARIES: EventSummary[] = [

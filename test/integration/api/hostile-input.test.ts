@@ -6,13 +6,11 @@
  */
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createApp } from '../../../src/api/app.js';
-import { listen, portOf } from '../../../src/api/server.js';
-import { createLogger } from '../../../src/observability/logger.js';
+import { portOf } from '../../../src/api/http/server.js';
 import type { IndexNames } from '../../../src/store/indices.js';
 import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
 import { contract, expectContract } from '../../support/openapi.js';
-import { SAMPLE_SUMMARIES, sampleDocuments, seedEvents, seedRun } from '../../support/seed.js';
+import { SAMPLE_SUMMARIES, SAMPLE_RAWS, seedEvents, seedRun } from '../../support/seed.js';
 import { buildApi } from './api-fixture.js';
 import { rawGet, rawRequest, type RawResponse } from './raw-http.js';
 
@@ -23,27 +21,17 @@ let server: Server;
 let port: number;
 
 beforeAll(async () => {
-  names = await seedEvents(client, env.ES_INDEX_PREFIX, sampleDocuments());
+  names = await seedEvents(client, env.ES_INDEX_PREFIX, [...SAMPLE_RAWS]);
   await seedRun(client, names);
-  const base = buildApi({ client, names });
-  const app = createApp({
-    logger: createLogger({ name: 'api-test', level: 'silent' }),
-    metrics: base.metrics,
-    cache: base.cache,
-    reader: base.reader,
-    providerTimeZone: 'UTC',
-    cacheMaxAgeSeconds: 5,
-    retryAfterSeconds: 5,
-    freshness: base.poller,
-    rateLimit: { max: 100_000, windowMs: 60_000 },
-    maxUrlLength: 2_048,
+  const api = buildApi({
+    names,
+    env: { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_MAX: '100000', HTTP_MAX_URL_LENGTH: '2048' },
   });
-  server = await listen(app.callback(), { port: 0 });
+  server = await api.start();
   port = portOf(server);
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
   await dropPrefix(client, env.ES_INDEX_PREFIX);
   await client.close();
 });

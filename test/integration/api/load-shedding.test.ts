@@ -5,16 +5,14 @@
  * resume once the loop is free.
  */
 import type { Server } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createApp } from '../../../src/api/app.js';
-import { LoadShedder } from '../../../src/api/load-shedding.js';
-import { listen, portOf } from '../../../src/api/server.js';
-import { createLogger } from '../../../src/observability/logger.js';
+import type { LoadShedder } from '../../../src/api/http/load-shedding.js';
+import { portOf } from '../../../src/api/http/server.js';
 import type { IndexNames } from '../../../src/store/indices.js';
 import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
 import { expectContract } from '../../support/openapi.js';
-import { SAMPLE_SUMMARIES, sampleDocuments, seedEvents, seedRun } from '../../support/seed.js';
+import { SAMPLE_SUMMARIES, SAMPLE_RAWS, seedEvents, seedRun } from '../../support/seed.js';
+import { waitUntil } from '../../support/wait.js';
 import { buildApi } from './api-fixture.js';
 import { rawGet } from './raw-http.js';
 
@@ -24,31 +22,23 @@ let names: IndexNames;
 let server: Server;
 let port: number;
 let base: ReturnType<typeof buildApi>;
-const shedder = new LoadShedder({ maxLagMs: 40, sampleIntervalMs: 20 });
+let shedder: LoadShedder;
 
 beforeAll(async () => {
-  names = await seedEvents(client, env.ES_INDEX_PREFIX, sampleDocuments());
+  names = await seedEvents(client, env.ES_INDEX_PREFIX, [...SAMPLE_RAWS]);
   await seedRun(client, names);
-  base = buildApi({ client, names });
-  const app = createApp({
-    logger: createLogger({ name: 'api-test', level: 'silent' }),
-    metrics: base.metrics,
-    cache: base.cache,
-    reader: base.reader,
-    providerTimeZone: 'UTC',
-    cacheMaxAgeSeconds: 5,
-    retryAfterSeconds: 5,
-    shedder,
-    shedRetryAfterSeconds: 1,
+  base = buildApi({
+    names,
+    env: { SHED_LAG_MS: '40', SHED_SAMPLE_MS: '20', SHED_RETRY_AFTER_SECONDS: '1' },
   });
-  server = await listen(app.callback(), { port: 0 });
+  if (!base.shedder) throw new Error('SHED_LAG_MS > 0 builds a shedder');
+  shedder = base.shedder;
+  server = await base.start();
   port = portOf(server);
-  shedder.start();
 });
 
 afterAll(async () => {
-  shedder.stop();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await base.stop();
   await dropPrefix(client, env.ES_INDEX_PREFIX);
   await client.close();
 });
@@ -73,8 +63,7 @@ describe('load shedding when the event loop lags', () => {
     const release = hogEventLoop();
     let shed;
     try {
-      await sleep(250);
-      expect(shedder.overloaded).toBe(true);
+      await waitUntil(() => shedder.overloaded, 'the shedder sees the lag');
       shed = expectContract('/search', await rawGet(port, WINDOW));
       // Probes and metrics are still answered, lag or not.
       expect((await rawGet(port, '/healthz')).status).toBe(200);
@@ -92,8 +81,7 @@ describe('load shedding when the event loop lags', () => {
     expect(shedder.lagMs).toBeGreaterThan(40);
 
     // The loop is free again: answers resume by themselves.
-    await sleep(200);
-    expect(shedder.overloaded).toBe(false);
+    await waitUntil(() => !shedder.overloaded, 'the shedder sees the loop free');
     const after = expectContract('/search', await rawGet(port, WINDOW));
     expect([after.status, after.body]).toEqual([
       200,

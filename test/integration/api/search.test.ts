@@ -5,18 +5,17 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Response } from 'supertest';
 import type { RawEvent } from '../../../src/domain/event.js';
-import type { IndexNames } from '../../../src/store/indices.js';
+import { indexNames, type IndexNames } from '../../../src/store/indices.js';
 import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
 import { expectContract } from '../../support/openapi.js';
 import {
-  eventDocument,
-  indexEvents,
   RAW_322,
   SAMPLE_IDS,
   SAMPLE_SUMMARIES,
-  sampleDocuments,
+  SAMPLE_RAWS,
   seedEvents,
   seedRun,
+  writeRawEvents,
 } from '../../support/seed.js';
 import { buildApi } from './api-fixture.js';
 
@@ -39,11 +38,11 @@ const WAS_ONLINE: RawEvent = {
 const NEVER_ONLINE: RawEvent = { ...WAS_ONLINE, base_event_id: '9002', title: 'Never online' };
 
 beforeAll(async () => {
-  names = await seedEvents(client, env.ES_INDEX_PREFIX, [
-    ...sampleDocuments(),
-    eventDocument(WAS_ONLINE, { wasOnline: true }),
-    eventDocument(NEVER_ONLINE),
-  ]);
+  // Two real writes: WAS_ONLINE sold online in an earlier run, offline in the latest one.
+  names = await seedEvents(client, env.ES_INDEX_PREFIX, [{ ...WAS_ONLINE, sell_mode: 'online' }]);
+  await writeRawEvents(client, names, [...SAMPLE_RAWS, WAS_ONLINE, NEVER_ONLINE], {
+    runId: 'seed-run-2',
+  });
   await seedRun(client, names, { finished_at: '2021-08-01T00:00:00.000Z' });
 });
 
@@ -67,7 +66,7 @@ function titles(res: Response): string[] {
 }
 
 describe('GET /search (samples)', () => {
-  const api = () => buildApi({ client, names });
+  const api = () => buildApi({ names });
 
   it('returns exactly 322, 291 and 1591 with their latest values for the reference window', async () => {
     const res = await search(api(), 'starts_at=2021-02-01T00:00:00Z&ends_at=2022-07-03T00:00:00Z');
@@ -138,7 +137,7 @@ describe('GET /search (samples)', () => {
 
   it('converts bounds into PROVIDER_TIMEZONE (Europe/Madrid)', async () => {
     // 322 is 20:00-21:30 Madrid time on 2021-02-10 (CET, UTC+1) = 19:00Z-20:30Z.
-    const madrid = buildApi({ client, names, zone: 'Europe/Madrid' });
+    const madrid = buildApi({ names, env: { PROVIDER_TIMEZONE: 'Europe/Madrid' } });
     const utc = api();
     const q = 'starts_at=2021-02-10T19:00:00Z&ends_at=2021-02-10T20:30:00Z';
     expect(titles(await search(madrid, q))).toEqual(['Pantomima Full']);
@@ -200,8 +199,8 @@ describe('GET /search (samples)', () => {
   });
 
   it('gives equal windows one cache entry, and the same ETag on every replica', async () => {
-    const one = buildApi({ client, names, zone: 'Europe/Madrid' });
-    const other = buildApi({ client, names, zone: 'Europe/Madrid' });
+    const one = buildApi({ names, env: { PROVIDER_TIMEZONE: 'Europe/Madrid' } });
+    const other = buildApi({ names, env: { PROVIDER_TIMEZONE: 'Europe/Madrid' } });
     const a = await search(one, 'starts_at=2021-02-10T19:00:00Z');
     const b = await search(one, 'starts_at=2021-02-10T20:00:00%2B01:00');
     expect(b.headers['x-cache']).toBe('hit');
@@ -218,11 +217,9 @@ describe('GET /search (samples)', () => {
     expect(before.headers['x-cache']).toBe('miss');
 
     // The ingester updates 322 (one zone cheaper)...
-    const updated = eventDocument({
-      ...RAW_322,
-      zones: [...RAW_322.zones, { zone_id: '312', capacity: '5', price: '45.00' }],
-    });
-    await indexEvents(client, names, [updated]);
+    await writeRawEvents(client, names, [
+      { ...RAW_322, zones: [...RAW_322.zones, { zone_id: '312', capacity: '5', price: '45.00' }] },
+    ]);
     // ...but until its run is recorded and polled, this replica keeps its answer.
     const cached = await search(a, q);
     expect(cached.headers['x-cache']).toBe('hit');
@@ -244,7 +241,7 @@ describe('GET /search (samples)', () => {
     await a.poller.pollOnce();
     expect((await search(a, q)).headers['x-cache']).toBe('hit');
     // Put 322 back for the other tests.
-    await indexEvents(client, names, [eventDocument(RAW_322)]);
+    await writeRawEvents(client, names, [RAW_322]);
   });
 
   it('answers HEAD like GET, without a body', async () => {
@@ -257,7 +254,7 @@ describe('GET /search (samples)', () => {
 
 describe('the rest of the API', () => {
   it('answers unknown routes and methods with the envelope', async () => {
-    const a = buildApi({ client, names });
+    const a = buildApi({ names });
     const missing = await a.http.get('/nope');
     expect(missing.status).toBe(404);
     expect(missing.body).toEqual({
@@ -271,7 +268,7 @@ describe('the rest of the API', () => {
   });
 
   it('echoes a sane X-Request-Id and mints one otherwise', async () => {
-    const a = buildApi({ client, names });
+    const a = buildApi({ names });
     const given = await a.http.get('/healthz').set('X-Request-Id', 'abc-123');
     expect(given.headers['x-request-id']).toBe('abc-123');
     const minted = await a.http.get('/healthz').set('X-Request-Id', 'bad id\twith spaces');
@@ -279,15 +276,12 @@ describe('the rest of the API', () => {
   });
 
   it('has liveness and readiness probes', async () => {
-    const a = buildApi({ client, names });
+    const a = buildApi({ names });
     expect((await a.http.get('/healthz')).body).toEqual({ status: 'ok' });
     const ready = await a.http.get('/readyz');
     expect([ready.status, ready.body]).toEqual([200, { status: 'ready' }]);
 
-    const noAlias = buildApi({
-      client,
-      names: { ...names, eventsAlias: `${names.eventsAlias}-x` },
-    });
+    const noAlias = buildApi({ names: indexNames(`${names.prefix}-none`) });
     const notReady = await noAlias.http.get('/readyz');
     expect(notReady.status).toBe(503);
     expect(notReady.body).toEqual({
@@ -302,7 +296,7 @@ describe('the rest of the API', () => {
   });
 
   it('exposes metrics labelled by route template, with cache lookups and data age', async () => {
-    const a = buildApi({ client, names });
+    const a = buildApi({ names });
     await a.poller.pollOnce();
     await a.http.get('/search?starts_at=2021-02-01T00:00:00Z');
     await a.http.get('/search?starts_at=2021-02-01T00:00:00Z');
@@ -324,7 +318,7 @@ describe('the rest of the API', () => {
   });
 
   it('serves its contract and Swagger UI over it', async () => {
-    const a = buildApi({ client, names });
+    const a = buildApi({ names });
     const spec = await a.http.get('/openapi.yaml');
     expect(spec.status).toBe(200);
     expect(spec.headers['content-type']).toMatch(/^application\/yaml/);

@@ -9,8 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Server } from 'node:http';
 import { Registry } from 'prom-client';
 import { createApp } from '../../../src/api/app.js';
-import { etagOf, serializeEvents, type SearchAnswer } from '../../../src/api/search-cache.js';
-import { listen, portOf } from '../../../src/api/server.js';
+import {
+  etagOf,
+  serializeEvents,
+  type SearchAnswer,
+} from '../../../src/api/search/search-cache.js';
+import { listen, portOf } from '../../../src/api/http/server.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { createApiMetrics } from '../../../src/observability/metrics.js';
 import { parseResponse } from './raw-http.js';

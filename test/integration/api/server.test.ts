@@ -8,8 +8,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
 import { createApp, type Lifecycle } from '../../../src/api/app.js';
-import { serializeEvents, etagOf, type SearchAnswer } from '../../../src/api/search-cache.js';
-import { listen, portOf, shutdownGracefully } from '../../../src/api/server.js';
+import {
+  serializeEvents,
+  etagOf,
+  type SearchAnswer,
+} from '../../../src/api/search/search-cache.js';
+import { listen, portOf, shutdownGracefully } from '../../../src/api/http/server.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { createApiMetrics } from '../../../src/observability/metrics.js';
 

@@ -6,9 +6,11 @@ import { validate as isUuid } from 'uuid';
 import { eventId } from '../../../src/domain/event.js';
 import { FeedHttpError } from '../../../src/ingest/errors.js';
 import { runIngest } from '../../../src/ingest/run.js';
-import { writeEvents, type WriteOp } from '../../../src/store/event-writer.js';
+import type { WriteOp } from '../../../src/ingest/operations.js';
+import { writeEvents } from '../../../src/ingest/writer.js';
 import { bootstrapIndices, indexNames } from '../../../src/store/indices.js';
-import { createRunStore, getRun, latestSuccessfulRun } from '../../../src/store/runs.js';
+import { createRunStore } from '../../../src/ingest/run-store.js';
+import { getRun, latestSuccessfulRun } from '../../../src/store/runs.js';
 import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
 import {
   allEvents,

@@ -5,9 +5,9 @@ import type { FeedSource, RunResult } from '../../../src/ingest/run.js';
 import { runIngest } from '../../../src/ingest/run.js';
 import { createLogger, type Logger } from '../../../src/observability/logger.js';
 import type { Client } from '../../../src/store/client.js';
-import { writeEvents } from '../../../src/store/event-writer.js';
+import { writeEvents } from '../../../src/ingest/writer.js';
 import { indexNames, type EventDocument } from '../../../src/store/indices.js';
-import { createRunStore } from '../../../src/store/runs.js';
+import { createRunStore } from '../../../src/ingest/run-store.js';
 
 export const fixture = (n: number): Buffer =>
   readFileSync(new URL(`../../fixtures/response_${n}.xml`, import.meta.url));

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { bootstrapIndices, type RunDocument } from '../../../src/store/indices.js';
-import { createRunStore, getRun, latestSuccessfulRun } from '../../../src/store/runs.js';
+import { createRunStore } from '../../../src/ingest/run-store.js';
+import { getRun, latestSuccessfulRun } from '../../../src/store/runs.js';
 import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
 
 const env = testStoreEnv('runs');

@@ -2,7 +2,11 @@ import { describe, expect, it } from '@jest/globals';
 import { PassThrough } from 'node:stream';
 import Koa from 'koa';
 import request from 'supertest';
-import { requestId, requestLogger, type AccessLogPolicy } from '../../../src/api/middleware.js';
+import {
+  requestId,
+  requestLogger,
+  type AccessLogPolicy,
+} from '../../../src/api/http/middleware.js';
 import { createLogger } from '../../../src/observability/logger.js';
 
 async function accessLines(policy: AccessLogPolicy, paths: string[]) {
@@ -11,11 +15,14 @@ async function accessLines(policy: AccessLogPolicy, paths: string[]) {
   out.on('data', (chunk: Buffer) => {
     for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l));
   });
+  // A clock only /slow moves (by 30 ms): the policy is judged on durations, not on this machine.
+  let now = 0n;
   const app = new Koa();
   app.use(requestId());
-  app.use(requestLogger(createLogger({ name: 'api', level: 'debug', destination: out }), policy));
+  const logger = createLogger({ name: 'api', level: 'debug', destination: out });
+  app.use(requestLogger(logger, policy, () => now));
   app.use(async (ctx) => {
-    if (ctx.path === '/slow') await new Promise((r) => setTimeout(r, 30));
+    if (ctx.path === '/slow') now += 30_000_000n;
     ctx.status = ctx.path === '/missing' ? 404 : 200;
     ctx.body = 'x';
   });

@@ -2,8 +2,12 @@ import { describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
 import supertest from 'supertest';
 import { createApp } from '../../../src/api/app.js';
-import { eventLoopDelaySource, LoadShedder } from '../../../src/api/load-shedding.js';
-import { etagOf, serializeEvents, type SearchAnswer } from '../../../src/api/search-cache.js';
+import { eventLoopDelaySource, LoadShedder } from '../../../src/api/http/load-shedding.js';
+import {
+  etagOf,
+  serializeEvents,
+  type SearchAnswer,
+} from '../../../src/api/search/search-cache.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { createApiMetrics } from '../../../src/observability/metrics.js';
 import { ContractViolation, expectContract } from '../../support/openapi.js';

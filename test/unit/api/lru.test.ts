@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { BoundedLru } from '../../../src/api/lru.js';
+import { BoundedLru } from '../../../src/api/search/lru.js';
 
 describe('BoundedLru', () => {
   it('evicts the least recently used entry beyond maxEntries', () => {

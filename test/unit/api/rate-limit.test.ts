@@ -4,8 +4,12 @@ import Koa from 'koa';
 import { Registry } from 'prom-client';
 import supertest from 'supertest';
 import { createApp } from '../../../src/api/app.js';
-import { rateLimit } from '../../../src/api/rate-limit.js';
-import { etagOf, serializeEvents, type SearchAnswer } from '../../../src/api/search-cache.js';
+import { rateLimit } from '../../../src/api/http/rate-limit.js';
+import {
+  etagOf,
+  serializeEvents,
+  type SearchAnswer,
+} from '../../../src/api/search/search-cache.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { createApiMetrics } from '../../../src/observability/metrics.js';
 import { expectContract } from '../../support/openapi.js';

@@ -1,12 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
 import { text } from 'node:stream/consumers';
-import { etagOf, SearchCache, serializeEvents } from '../../../src/api/search-cache.js';
+import { etagOf, SearchCache, serializeEvents } from '../../../src/api/search/search-cache.js';
 import type { EventSummary } from '../../../src/domain/event.js';
 import { parseSearchWindow, type SearchWindow } from '../../../src/domain/search-window.js';
 import { createApiMetrics } from '../../../src/observability/metrics.js';
-import type { EventReader } from '../../../src/store/event-reader.js';
-import { StoreUnavailableError } from '../../../src/store/event-reader.js';
+import type { EventReader } from '../../../src/api/search/event-reader.js';
+import { StoreUnavailableError } from '../../../src/api/search/event-reader.js';
 
 function summary(n: number): EventSummary {
   return {

@@ -1,10 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { normaliseEvent, type RawEvent } from '../../../src/domain/event.js';
-import {
-  buildEventUpdate,
-  RETRY_ON_CONFLICT,
-  type WriteOp,
-} from '../../../src/store/event-writer.js';
+import type { WriteOp } from '../../../src/ingest/operations.js';
+import { buildEventUpdate, RETRY_ON_CONFLICT } from '../../../src/ingest/writer.js';
 
 const ctx = { runId: 'run-1', seenAt: '2024-01-01T00:00:00.000Z' };
 const raw = (sell_mode: string, start = '2021-06-30T21:00:00'): RawEvent => ({

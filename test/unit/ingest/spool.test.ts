@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { normaliseEvent, type RawEvent } from '../../../src/domain/event.js';
 import { readSpool, writeSpool } from '../../../src/ingest/spool.js';
-import type { WriteOp } from '../../../src/store/event-writer.js';
+import type { WriteOp } from '../../../src/ingest/operations.js';
 
 let dir: string;
 beforeAll(async () => {

@@ -1,48 +1,19 @@
 /**
  * Writes events to `<prefix>-events` with the client's bulk helper (batched by size, bounded
  * concurrency). Every per-item failure is counted and reported through `onDrop`, never dropped
- * silently.
- *
- * Each item is a bulk `update` with `doc` + `upsert`, so no script is needed (this Elasticsearch has
- * no painless) and the "ever online" flag is only ever set, never cleared
- * (docs/adr/0002-ever-online-and-rejected-events.md):
- * - a valid event: `doc` = its current fields (+ `ever_online: true` only when sold online);
- *   `upsert` = the full document with `first_seen_at` and `ever_online`.
- * - a rejected event with a known identity: `doc` = only `last_seen_at`, `last_run_id`,
- *   `last_rejection` (its last good values stay); `upsert` = identity and bookkeeping without any
- *   date, so it can never match a search.
+ * silently. The bodies come from the document mapper (src/store/event-document.ts).
  */
 import type { estypes } from '@elastic/elasticsearch';
-import type { Client } from './client.js';
+import type { Client } from '../store/client.js';
 import {
-  toSummary,
-  type EventIdentity,
-  type NormalisedEvent,
-  type RejectionReason,
-} from '../domain/event.js';
-import type { EventDocument } from './indices.js';
-
-/** What the ingester asks the writer to record. */
-export type WriteOp =
-  | { kind: 'event'; event: NormalisedEvent }
-  | {
-      kind: 'rejected';
-      identity: EventIdentity;
-      reason: RejectionReason;
-      detail: string;
-      /** The feed said `sell_mode="online"`. */
-      online: boolean;
-    };
-
-/** Who writes and when: the same for every item of one run. */
-export interface WriteContext {
-  runId: string;
-  /** UTC instant of the run (ISO 8601), written as first/last seen. */
-  seenAt: string;
-}
+  acceptedEventUpdate,
+  rejectedEventUpdate,
+  type DocumentUpdate,
+} from '../store/event-document.js';
+import type { WriteContext, WriteOp } from './operations.js';
 
 type UpdateAction = { update: estypes.BulkUpdateOperation };
-type UpdateBody = { doc: Partial<EventDocument>; upsert: EventDocument };
+type UpdateBody = DocumentUpdate;
 
 /** How many times an update retries a version conflict (two runs writing the same event). */
 export const RETRY_ON_CONFLICT = 5;
@@ -53,60 +24,11 @@ export function buildEventUpdate(
   op: WriteOp,
   ctx: WriteContext,
 ): [UpdateAction, UpdateBody] {
-  if (op.kind === 'event') {
-    const e = op.event;
-    const online = e.sell_mode === 'online';
-    const current = {
-      id: e.id,
-      provider: e.provider,
-      base_event_id: e.base_event_id,
-      event_id: e.event_id,
-      title: e.title,
-      sell_mode: e.sell_mode,
-      organizer_company_id: e.organizer_company_id,
-      starts_at: e.starts_at,
-      ends_at: e.ends_at,
-      period: { gte: e.starts_at, lte: e.ends_at },
-      sell_from: e.sell_from,
-      sell_to: e.sell_to,
-      sold_out: e.sold_out,
-      min_price: e.min_price,
-      max_price: e.max_price,
-      zone_count: e.zone_count,
-      available_capacity: e.available_capacity,
-      summary: toSummary(e),
-      last_seen_at: ctx.seenAt,
-      last_run_id: ctx.runId,
-      last_rejection: null,
-    } satisfies Partial<EventDocument>;
-    return [
-      { update: { _index: index, _id: e.id, retry_on_conflict: RETRY_ON_CONFLICT } },
-      {
-        doc: online ? { ...current, ever_online: true } : current,
-        upsert: { ...current, ever_online: online, first_seen_at: ctx.seenAt },
-      },
-    ];
-  }
-  const id = op.identity;
-  const rejection = { reason: op.reason, detail: op.detail, run_id: ctx.runId, at: ctx.seenAt };
+  const body =
+    op.kind === 'event' ? acceptedEventUpdate(op.event, ctx) : rejectedEventUpdate(op, ctx);
   return [
-    { update: { _index: index, _id: id.id, retry_on_conflict: RETRY_ON_CONFLICT } },
-    {
-      doc: { last_seen_at: ctx.seenAt, last_run_id: ctx.runId, last_rejection: rejection },
-      upsert: {
-        id: id.id,
-        provider: id.provider,
-        base_event_id: id.base_event_id,
-        event_id: id.event_id,
-        title: id.title,
-        sell_mode: id.sell_mode,
-        ever_online: op.online,
-        first_seen_at: ctx.seenAt,
-        last_seen_at: ctx.seenAt,
-        last_run_id: ctx.runId,
-        last_rejection: rejection,
-      },
-    },
+    { update: { _index: index, _id: body.upsert.id, retry_on_conflict: RETRY_ON_CONFLICT } },
+    body,
   ];
 }
 

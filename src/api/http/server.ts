@@ -6,8 +6,8 @@
 import { createServer, STATUS_CODES, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from '../observability/logger.js';
-import type { Lifecycle } from './app.js';
+import type { Logger } from '../../observability/logger.js';
+import type { Lifecycle } from '../app.js';
 
 /** Bounds on what a client may send and how slowly (HTTP_* settings). */
 export interface HttpLimits {

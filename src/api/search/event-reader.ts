@@ -7,10 +7,10 @@
  * within it (docs/adr/0004-time-zones-and-range-semantics.md).
  */
 import { errors, type estypes } from '@elastic/elasticsearch';
-import type { Client } from './client.js';
-import type { IndexNames } from './indices.js';
-import type { EventSummary } from '../domain/event.js';
-import type { SearchWindow } from '../domain/search-window.js';
+import type { Client } from '../../store/client.js';
+import type { IndexNames } from '../../store/indices.js';
+import type { EventSummary } from '../../domain/event.js';
+import type { SearchWindow } from '../../domain/search-window.js';
 
 /** Elasticsearch cannot answer (down, timing out, overloaded, index missing): a 503, not a 500. */
 export class StoreUnavailableError extends Error {

@@ -14,13 +14,13 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { EventSummary } from '../domain/event.js';
-import type { SearchWindow } from '../domain/search-window.js';
-import type { Logger } from '../observability/logger.js';
-import type { ApiMetrics } from '../observability/metrics.js';
-import type { EventReader } from '../store/event-reader.js';
-import { isUnavailable, StoreUnavailableError } from '../store/event-reader.js';
-import type { SuccessfulRun } from '../store/freshness.js';
+import type { EventSummary } from '../../domain/event.js';
+import type { SearchWindow } from '../../domain/search-window.js';
+import type { Logger } from '../../observability/logger.js';
+import type { ApiMetrics } from '../../observability/metrics.js';
+import type { EventReader } from './event-reader.js';
+import { isUnavailable, StoreUnavailableError } from './event-reader.js';
+import type { SuccessfulRun } from './freshness.js';
 import { BoundedLru } from './lru.js';
 
 export type CacheSource = 'hit' | 'miss' | 'coalesced' | 'stale';

@@ -2,10 +2,10 @@
  * Polls the ingest run records every few seconds (never per request) and tells the search cache
  * when a newer successful run has completed. Also keeps the freshness metrics current.
  */
-import { withoutTracing } from '../observability/spans.js';
-import type { Logger } from '../observability/logger.js';
-import type { ApiMetrics } from '../observability/metrics.js';
-import type { SuccessfulRun } from '../store/freshness.js';
+import { withoutTracing } from '../../observability/spans.js';
+import type { Logger } from '../../observability/logger.js';
+import type { ApiMetrics } from '../../observability/metrics.js';
+import type { SuccessfulRun } from './freshness.js';
 
 export interface FreshnessPollerOptions {
   /** Reads the newest successful run (null: never), e.g. `latestSuccessfulRun`. */

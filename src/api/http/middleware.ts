@@ -3,10 +3,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Context, Middleware, Next } from 'koa';
-import { SearchWindowError } from '../domain/search-window.js';
-import type { Logger } from '../observability/logger.js';
-import type { ApiMetrics } from '../observability/metrics.js';
-import { isUnavailable } from '../store/event-reader.js';
+import { SearchWindowError } from '../../domain/search-window.js';
+import type { Logger } from '../../observability/logger.js';
+import type { ApiMetrics } from '../../observability/metrics.js';
+import { isUnavailable } from '../search/event-reader.js';
 
 /** What every handler finds in `ctx.state`. */
 export interface ApiState {
@@ -63,14 +63,16 @@ export interface AccessLogPolicy {
 export function requestLogger(
   logger: Logger,
   policy: AccessLogPolicy = { mode: 'all', slowMs: 250 },
+  /** Monotonic nanoseconds (tests pass a clock they move). */
+  clock: () => bigint = () => process.hrtime.bigint(),
 ): Middleware {
   return async (ctx: Context, next: Next) => {
     const state = ctx.state as ApiState;
     state.log = logger.child({ req_id: state.requestId });
-    const started = process.hrtime.bigint();
+    const started = clock();
     ctx.res.once('close', () => {
       const route = routeOf(ctx);
-      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      const durationMs = Number(clock() - started) / 1e6;
       const aborted = !ctx.res.writableFinished;
       const notable =
         policy.mode === 'all' || ctx.status >= 400 || aborted || durationMs >= policy.slowMs;

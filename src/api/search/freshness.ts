@@ -3,9 +3,9 @@
  *
  * The API polls it to know when the data changed (cache invalidation) and how old it is (metrics).
  */
-import type { Client } from './client.js';
-import type { IndexNames } from './indices.js';
-import { latestSuccessfulRun as latestRun } from './runs.js';
+import type { Client } from '../../store/client.js';
+import type { IndexNames } from '../../store/indices.js';
+import { latestSuccessfulRun as latestRun } from '../../store/runs.js';
 
 export interface SuccessfulRun {
   runId: string;

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { normaliseEvent, type NormalisedEvent, type RawEvent } from '../../../src/domain/event.js';
 import { createEsClient } from '../../../src/store/client.js';
-import { writeEvents, type BulkFailure, type WriteOp } from '../../../src/store/event-writer.js';
+import type { WriteOp } from '../../../src/ingest/operations.js';
+import { writeEvents, type BulkFailure } from '../../../src/ingest/writer.js';
 import { bootstrapIndices, indexNames, type EventDocument } from '../../../src/store/indices.js';
 import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
-import { allEvents, bytesSource, fixture, ingest, searchableIds } from '../ingest/support.js';
+import { allEvents, bytesSource, fixture, ingest, searchableIds } from './support.js';
 
 const env = testStoreEnv('event-writer');
 const prefix = env.ES_INDEX_PREFIX;
@@ -167,8 +168,8 @@ describe('writeEvents: failures are counted, never dropped silently', () => {
     await bootstrapIndices(client, prefixRun);
     const names = indexNames(prefixRun);
     const { runIngest } = await import('../../../src/ingest/run.js');
-    const { createRunStore } = await import('../../../src/store/runs.js');
-    const { memoryLogger } = await import('../ingest/support.js');
+    const { createRunStore } = await import('../../../src/ingest/run-store.js');
+    const { memoryLogger } = await import('./support.js');
     const bad = op('x') as { kind: 'event'; event: NormalisedEvent };
     const result = await runIngest({
       provider: 'primary',

@@ -1,0 +1,145 @@
+/**
+ * The search API, assembled from its configuration: the one builder that src/main/api.ts, the tests
+ * and the benchmarks call. `app` answers requests without listening (tests inject them through
+ * `app.callback()`); `start` begins the freshness poll and the lag sampler and listens; `stop` drains
+ * the server (readiness fails first) and releases everything.
+ */
+import type { Server } from 'node:http';
+import type { Registry } from 'prom-client';
+import type { ApiEnv } from '../config.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { createApiMetrics } from '../observability/metrics.js';
+import { createEsClient, type Client } from '../store/client.js';
+import { indexNames } from '../store/indices.js';
+import { createApp, type Lifecycle } from './app.js';
+import { LoadShedder } from './http/load-shedding.js';
+import { listen, portOf, shutdownGracefully, type ShutdownResult } from './http/server.js';
+import { createEventReader } from './search/event-reader.js';
+import { latestSuccessfulRun } from './search/freshness.js';
+import { FreshnessPoller } from './search/freshness-poller.js';
+import { SearchCache } from './search/search-cache.js';
+
+export interface SearchServiceOptions {
+  logger?: Logger;
+  /** Where the metrics are registered (default: a registry of its own, served on /metrics). */
+  registry?: Registry;
+  /** The contract served on `/openapi.yaml` (default: the repository's openapi.yaml). */
+  openapiYaml?: string;
+}
+
+/**
+ * The Elasticsearch client of the API: no retries and a short per-request timeout, so an outage
+ * becomes a fast 503 (or a stale answer). The client-wide timeout is only a backstop: undici
+ * enforces it with a one-second timer, so the real bound is passed with every request
+ * (ES_REQUEST_TIMEOUT_MS).
+ */
+function apiClient(config: ApiEnv): Client {
+  const backstopMs = Math.max(5_000, config.ES_REQUEST_TIMEOUT_MS * 4);
+  return createEsClient({ ...config, ES_REQUEST_TIMEOUT_MS: backstopMs }, { maxRetries: 0 });
+}
+
+export function createSearchService(config: ApiEnv, opts: SearchServiceOptions = {}) {
+  const logger = opts.logger ?? createLogger({ name: 'api' });
+  const metrics = createApiMetrics(opts.registry);
+  const requestTimeoutMs = config.ES_REQUEST_TIMEOUT_MS;
+  const client = apiClient(config);
+  const names = indexNames(config.ES_INDEX_PREFIX);
+  const reader = createEventReader(client, names, {
+    pageSize: config.SEARCH_PAGE_SIZE,
+    requestTimeoutMs,
+    observe: (operation, seconds, failed) => {
+      metrics.esDuration.observe({ operation }, seconds);
+      if (failed) metrics.esErrors.inc({ operation });
+    },
+  });
+  const cache = new SearchCache(reader, {
+    maxEntries: config.CACHE_MAX_ENTRIES,
+    maxBytes: config.CACHE_MAX_BYTES,
+    maxEntryBytes: config.CACHE_MAX_ENTRY_BYTES,
+    metrics,
+    logger,
+  });
+  const poller = new FreshnessPoller({
+    read: () => latestSuccessfulRun(client, names, { requestTimeoutMs }),
+    onRun: (run) => cache.observeRun(run),
+    intervalMs: config.FRESHNESS_POLL_MS,
+    metrics,
+    logger,
+  });
+  const lifecycle: Lifecycle = { shuttingDown: false };
+  const shedder =
+    config.SHED_LAG_MS > 0
+      ? new LoadShedder({ maxLagMs: config.SHED_LAG_MS, sampleIntervalMs: config.SHED_SAMPLE_MS })
+      : undefined;
+  const app = createApp({
+    logger,
+    metrics,
+    cache,
+    reader,
+    providerTimeZone: config.PROVIDER_TIMEZONE,
+    cacheMaxAgeSeconds: config.FRESHNESS_POLL_MS / 1000,
+    retryAfterSeconds: config.RETRY_AFTER_SECONDS,
+    openapiYaml: opts.openapiYaml,
+    lifecycle,
+    freshness: poller,
+    rateLimit: config.RATE_LIMIT_ENABLED
+      ? { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS }
+      : undefined,
+    shedder,
+    shedRetryAfterSeconds: config.SHED_RETRY_AFTER_SECONDS,
+    maxUrlLength: config.HTTP_MAX_URL_LENGTH,
+    accessLog: { mode: config.ACCESS_LOG, slowMs: config.ACCESS_LOG_SLOW_MS },
+    proxyHops: config.PROXY_HOPS,
+  });
+
+  let server: Server | undefined;
+
+  /** Starts the background work and listens on PORT (0: any free port, see `portOf`). */
+  async function start(): Promise<Server> {
+    poller.start();
+    shedder?.start();
+    server = await listen(app.callback(), {
+      port: config.PORT,
+      limits: {
+        requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+        headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+        keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+        maxHeaderBytes: config.HTTP_MAX_HEADER_BYTES,
+      },
+    });
+    logger.info(
+      {
+        port: portOf(server),
+        elasticsearch: config.ELASTICSEARCH_URL,
+        alias: names.eventsAlias,
+        provider_timezone: config.PROVIDER_TIMEZONE,
+        rate_limit: config.RATE_LIMIT_ENABLED
+          ? `${config.RATE_LIMIT_MAX}/${config.RATE_LIMIT_WINDOW_MS}ms per client`
+          : 'off',
+        shed_lag_ms: config.SHED_LAG_MS || 'off',
+      },
+      'search API listening',
+    );
+    return server;
+  }
+
+  /** Drains the server within SHUTDOWN_TIMEOUT_MS, then stops the background work and the client. */
+  async function stop(): Promise<ShutdownResult> {
+    const result = server
+      ? await shutdownGracefully(server, {
+          lifecycle,
+          delayMs: config.SHUTDOWN_DELAY_MS,
+          timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+          logger,
+        })
+      : { drained: true, durationMs: 0 };
+    await poller.stop();
+    shedder?.stop();
+    await client.close().catch(() => undefined);
+    return result;
+  }
+
+  return { app, start, stop, client, names, reader, cache, poller, shedder, metrics, lifecycle };
+}
+
+export type SearchService = ReturnType<typeof createSearchService>;
