@@ -1,0 +1,59 @@
+/**
+ * Local stand-in for the Kubernetes CronJob: runs the ingest entry point as a child process every
+ * `intervalSeconds`, the first run at once. Like `concurrencyPolicy: Forbid`, a run that is still
+ * going when the next is due makes that tick skip. The child inherits the environment, so
+ * PROVIDER_URL, ELASTICSEARCH_URL, ES_INDEX_PREFIX... are configured as for `npm run ingest`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../observability/logger.js';
+
+export function createIngestScheduler(opts: { intervalSeconds: number; logger: Logger }) {
+  const { logger } = opts;
+  const ingestEntry = fileURLToPath(new URL('../main/ingest.js', import.meta.url));
+  // Same flags as this process (e.g. --import for OpenTelemetry), so the child is traced alike.
+  const nodeArgs = [...process.execArgv, ingestEntry];
+  let child: ChildProcess | null = null;
+  let stopping = false;
+  let runs = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let onIdle: () => void = () => undefined;
+
+  function tick(): void {
+    if (stopping) return;
+    if (child) {
+      logger.warn('previous ingest run still going; skipping this tick');
+      return;
+    }
+    runs += 1;
+    const run = runs;
+    const started = Date.now();
+    logger.info({ run }, 'starting ingest run');
+    child = spawn(process.execPath, nodeArgs, { stdio: 'inherit', env: process.env });
+    child.once('exit', (code, signal) => {
+      child = null;
+      const fields = { run, code, signal, duration_ms: Date.now() - started };
+      if (code === 0) logger.info(fields, 'ingest run finished');
+      else logger.error(fields, 'ingest run failed');
+      if (stopping) onIdle();
+    });
+  }
+
+  return {
+    start(): void {
+      timer = setInterval(tick, opts.intervalSeconds * 1000);
+      tick();
+      logger.info({ interval_seconds: opts.intervalSeconds }, 'ingest scheduler started');
+    },
+    /** Stops the schedule; forwards `signal` to a running child; resolves once none runs. */
+    stop(signal: NodeJS.Signals): Promise<void> {
+      stopping = true;
+      clearInterval(timer);
+      logger.info({ signal }, 'ingest scheduler stopping');
+      if (!child) return Promise.resolve();
+      const idle = new Promise<void>((resolve) => (onIdle = resolve));
+      child.kill(signal);
+      return idle;
+    },
+  };
+}
