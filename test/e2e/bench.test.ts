@@ -22,7 +22,22 @@ function runBench(name: string): { summary: Record<string, unknown>; output: str
   };
 }
 
-const positive = expect.any(Number);
+/** A figure a benchmark may report: a finite number above zero (0, negatives and NaN fail). */
+export function isPositiveFigure(value: unknown): boolean {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0;
+}
+const positive = {
+  asymmetricMatch: isPositiveFigure,
+  toString: () => 'PositiveFigure',
+  toAsymmetricMatcher: () => 'a finite number > 0',
+};
+
+/** The figures after `label` on its output line, each a positive number. */
+function figuresOf(output: string, label: string): number[] {
+  const line = output.split('\n').find((l) => l.trim().startsWith(`${label} `));
+  if (!line) throw new Error(`no "${label}" line in:\n${output}`);
+  return (line.match(/[-\d.,]+|NaN|Infinity/g) ?? []).map((f) => Number(f.replace(/,/g, '')));
+}
 
 beforeAll(() => {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'bench/tsconfig.json'], {
@@ -31,11 +46,28 @@ beforeAll(() => {
   });
 }, 120_000);
 
+describe('what counts as a figure', () => {
+  it('rejects 0, negative, NaN and infinite figures', () => {
+    for (const bad of [0, -1, -0.5, NaN, Infinity, '12', null, undefined]) {
+      expect(isPositiveFigure(bad)).toBe(false);
+    }
+    expect(isPositiveFigure(0.01)).toBe(true);
+    expect({ ratio: 0 }).not.toMatchObject({ ratio: positive });
+    expect({ ratio: NaN }).not.toMatchObject({ ratio: positive });
+  });
+});
+
 describe('benchmarks (smoke size)', () => {
   it('parse: raw saxes vs the full parse, with figures', () => {
     const { output } = runBench('parse');
     expect(output).toMatch(/raw\s+[\d.]+\s+[\d.,]+\s+[\d,]+/);
     expect(output).toMatch(/full\s+[\d.]+/);
+    for (const label of ['raw', 'full']) {
+      // seconds (rounded to 0.01, may print 0.00 at smoke size), then MB/s, events/s, RSS, x raw.
+      const figures = figuresOf(output, label).slice(1);
+      expect(figures).toHaveLength(4);
+      for (const f of figures) expect(f).toEqual(positive);
+    }
     expect(output).toContain('full parse rejected 0 of 200 events');
   }, 180_000);
 

@@ -105,10 +105,19 @@ describe('local stack as real processes', () => {
 
   it('answers exactly the same after the provider is killed', async () => {
     const before = [await search(WINDOW), await search('')];
+    // What is compared is a real answer: the three sample events, not two equal errors.
+    expect(before.map((r) => [r.status, r.body.data?.events.length])).toEqual([
+      [200, 3],
+      [200, 3],
+    ]);
     await stop(sim, 'SIGKILL');
-    // A run against the dead provider fails clearly and changes nothing.
+    // The provider is really gone: its port refuses connections.
+    await expect(fetch(`http://127.0.0.1:${simPort}/healthz`)).rejects.toThrow();
+    // A run against the dead provider fails clearly, naming the feed, and changes nothing.
     const failed = await runToEnd('ingest', { ...env, PROVIDER_RETRIES: '0' });
-    expect(failed.code).not.toBe(0);
+    expect(failed.code).toBe(1);
+    expect(failed.output).toMatch(/ingest run failed/);
+    expect(failed.output).toMatch(/ECONNREFUSED|connect|fetch failed|feed/i);
     const after = [await search(WINDOW), await search('')];
     expect(after).toEqual(before);
   }, 60_000);
