@@ -1,12 +1,13 @@
 /**
- * The service's own spans (ingest phases, named operations). Depends on `@opentelemetry/api` only,
+ * The service's own spans (ingest phases, named operations). Depends on `@opentelemetry/api` (and
+ * `suppressTracing` of `@opentelemetry/core`), not on the SDK,
  * so application code can use it without loading the SDK: when tracing is not started (or
  * `OTEL_SDK_DISABLED=true`) the API's no-op tracer makes these calls nearly free.
  */
+import { suppressTracing } from '@opentelemetry/core';
 import {
   SpanStatusCode,
   context,
-  createContextKey,
   trace,
   type Attributes,
   type Span,
@@ -57,14 +58,10 @@ export async function flushSpans(): Promise<void> {
   await provider.forceFlush?.();
 }
 
-// The key OpenTelemetry's SDK reads to suppress tracing (@opentelemetry/core's `suppressTracing`
-// sets the same one: context keys are `Symbol.for(description)`).
-const SUPPRESS_TRACING = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
-
 /**
  * Runs `fn` with tracing suppressed: nothing it does (Elasticsearch calls included) starts a span.
  * For background housekeeping that would otherwise make a root trace every few seconds per replica.
  */
 export function withoutTracing<T>(fn: () => T): T {
-  return context.with(context.active().setValue(SUPPRESS_TRACING, true), fn);
+  return context.with(suppressTracing(context.active()), fn);
 }
