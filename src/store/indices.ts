@@ -10,6 +10,7 @@
  */
 import type { estypes } from '@elastic/elasticsearch';
 import type { Client } from './client.js';
+import { isResourceAlreadyExists } from './errors.js';
 import type { EventSummary, SellMode } from '../domain/event.js';
 import type { RejectionReason } from '../domain/event.js';
 
@@ -223,9 +224,4 @@ async function createIfMissing(client: Client, index: string): Promise<void> {
     if (isResourceAlreadyExists(err)) return;
     throw err;
   }
-}
-
-function isResourceAlreadyExists(err: unknown): boolean {
-  const body = (err as { meta?: { body?: { error?: { type?: string } } } }).meta?.body;
-  return body?.error?.type === 'resource_already_exists_exception';
 }

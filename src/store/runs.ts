@@ -4,12 +4,8 @@
  * tell how fresh its data is.
  */
 import type { Client } from './client.js';
+import { isIndexNotFound } from './errors.js';
 import { indexNames, type RunDocument } from './indices.js';
-
-function isIndexNotFound(err: unknown): boolean {
-  const body = (err as { meta?: { body?: { error?: { type?: string } } } }).meta?.body;
-  return body?.error?.type === 'index_not_found_exception';
-}
 
 /**
  * The run that finished last among the successful ones (optionally of one provider), or null

@@ -19,7 +19,7 @@
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Context, Middleware, Next } from 'koa';
-import { envelope } from './middleware.js';
+import { refuse } from './responses.js';
 
 /** Milliseconds of event-loop lag measured since the previous call. */
 export type LagSource = () => number;
@@ -127,12 +127,11 @@ export function shedWhenOverloaded(
       return;
     }
     opts.onShed?.(ctx);
-    ctx.status = 503;
-    ctx.set('Retry-After', String(opts.retryAfterSeconds));
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = envelope(
-      'overloaded',
-      'The service is overloaded; retry after the delay in Retry-After',
-    );
+    refuse(ctx, {
+      status: 503,
+      code: 'overloaded',
+      message: 'The service is overloaded; retry after the delay in Retry-After',
+      retryAfterSeconds: opts.retryAfterSeconds,
+    });
   };
 }

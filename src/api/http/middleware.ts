@@ -6,7 +6,8 @@ import type { Context, Middleware, Next } from 'koa';
 import { SearchWindowError } from '../../domain/search-window.js';
 import type { Logger } from '../../observability/logger.js';
 import type { ApiMetrics } from '../../observability/metrics.js';
-import { isUnavailable } from '../search/event-reader.js';
+import { isUnavailable } from '../../store/errors.js';
+import { envelope, refuse } from './responses.js';
 
 /** What every handler finds in `ctx.state`. */
 export interface ApiState {
@@ -14,16 +15,6 @@ export interface ApiState {
   log: Logger;
   /** How the search cache answered (hit, miss, coalesced, stale), for the request log. */
   cache?: string;
-}
-
-/** The contract's error envelope. */
-export interface ErrorEnvelope {
-  error: { code: string; message: string };
-  data: null;
-}
-
-export function envelope(code: string, message: string): ErrorEnvelope {
-  return { error: { code, message }, data: null };
 }
 
 /** The route template the router matched (never the raw path, which would explode label sets). */
@@ -139,19 +130,18 @@ export function errorEnvelope(opts: ErrorMiddlewareOptions): Middleware {
       // Headers set on the way (ETag, Cache-Control...) belonged to the answer that failed.
       for (const name of ['ETag', 'Cache-Control', 'X-Cache', 'Last-Modified']) ctx.remove(name);
       if (err instanceof SearchWindowError) {
-        ctx.status = 400;
-        ctx.body = envelope(err.code, err.message);
+        refuse(ctx, { status: 400, code: err.code, message: err.message, noStore: false });
         return;
       }
       if (isUnavailable(err)) {
         log.warn({ err }, 'Elasticsearch unavailable');
-        ctx.status = 503;
-        ctx.set('Retry-After', String(opts.retryAfterSeconds));
-        ctx.set('Cache-Control', 'no-store');
-        ctx.body = envelope(
-          'service_unavailable',
-          'The event store is temporarily unavailable; retry after the delay in Retry-After',
-        );
+        refuse(ctx, {
+          status: 503,
+          code: 'service_unavailable',
+          message:
+            'The event store is temporarily unavailable; retry after the delay in Retry-After',
+          retryAfterSeconds: opts.retryAfterSeconds,
+        });
         return;
       }
       const status = (err as { status?: unknown }).status;
@@ -180,12 +170,11 @@ export function errorEnvelope(opts: ErrorMiddlewareOptions): Middleware {
 export function urlLengthLimit(maxLength: number): Middleware {
   return async (ctx: Context, next: Next) => {
     if (ctx.originalUrl.length > maxLength) {
-      ctx.status = 414;
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = envelope(
-        'uri_too_long',
-        `The request URL is ${ctx.originalUrl.length} characters long; at most ${maxLength} are accepted`,
-      );
+      refuse(ctx, {
+        status: 414,
+        code: 'uri_too_long',
+        message: `The request URL is ${ctx.originalUrl.length} characters long; at most ${maxLength} are accepted`,
+      });
       return;
     }
     await next();

@@ -16,7 +16,7 @@
  */
 import ratelimit from 'koa-ratelimit';
 import type { Context, Middleware, Next } from 'koa';
-import { envelope } from './middleware.js';
+import { envelope } from './responses.js';
 
 export interface RateLimitOptions {
   max: number;

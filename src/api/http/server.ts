@@ -3,11 +3,12 @@
  * readiness fails first, the server stops accepting, in-flight requests finish, keep-alive sockets
  * are closed, and whatever is still open after the bound is cut.
  */
-import { createServer, STATUS_CODES, type RequestListener, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../observability/logger.js';
 import type { Lifecycle } from '../app.js';
+import { rawRefusal } from './responses.js';
 
 /** Bounds on what a client may send and how slowly (HTTP_* settings). */
 export interface HttpLimits {
@@ -53,17 +54,7 @@ function onClientError(err: Error & { code?: string }, socket: Socket): void {
     return;
   }
   const { status, code } = clientErrorAnswer(err.code);
-  const reason = STATUS_CODES[status] ?? 'Error';
-  const body = JSON.stringify({ error: { code, message: reason }, data: null });
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\n` +
-      'Content-Type: application/json; charset=utf-8\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-      'Cache-Control: no-store\r\n' +
-      'X-Content-Type-Options: nosniff\r\n' +
-      'Connection: close\r\n\r\n' +
-      body,
-  );
+  socket.end(rawRefusal(status, code));
 }
 
 export async function listen(

@@ -6,40 +6,11 @@
  * ready-made response object in `summary`. A window matches an event when the event's period lies
  * within it (docs/adr/0004-time-zones-and-range-semantics.md).
  */
-import { errors, type estypes } from '@elastic/elasticsearch';
+import type { estypes } from '@elastic/elasticsearch';
 import type { Client } from '../../store/client.js';
 import type { IndexNames } from '../../store/indices.js';
 import type { EventSummary } from '../../domain/event.js';
 import type { SearchWindow } from '../../domain/search-window.js';
-
-/** Elasticsearch cannot answer (down, timing out, overloaded, index missing): a 503, not a 500. */
-export class StoreUnavailableError extends Error {
-  constructor(
-    message: string,
-    override readonly cause: unknown,
-  ) {
-    super(message);
-    this.name = 'StoreUnavailableError';
-  }
-}
-
-/** True for failures that mean "Elasticsearch is not available right now" rather than a bug. */
-export function isUnavailable(err: unknown): boolean {
-  if (err instanceof StoreUnavailableError) return true;
-  if (
-    err instanceof errors.ConnectionError ||
-    err instanceof errors.TimeoutError ||
-    err instanceof errors.NoLivingConnectionsError
-  ) {
-    return true;
-  }
-  if (err instanceof errors.ResponseError) {
-    const status = err.statusCode ?? 0;
-    const type = (err.body as { error?: { type?: string } } | undefined)?.error?.type;
-    return status >= 500 || status === 429 || type === 'index_not_found_exception';
-  }
-  return false;
-}
 
 /** Observes each Elasticsearch request (the API's metrics); optional. */
 export type StoreObserver = (operation: string, seconds: number, failed: boolean) => void;

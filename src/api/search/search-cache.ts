@@ -19,7 +19,7 @@ import type { SearchWindow } from '../../domain/search-window.js';
 import type { Logger } from '../../observability/logger.js';
 import type { ApiMetrics } from '../../observability/metrics.js';
 import type { EventReader } from './event-reader.js';
-import { isUnavailable, StoreUnavailableError } from './event-reader.js';
+import { isUnavailable, StoreUnavailableError } from '../../store/errors.js';
 import type { SuccessfulRun } from './freshness.js';
 import { BoundedLru } from './lru.js';
 

@@ -6,7 +6,7 @@ import type { EventSummary } from '../../../src/domain/event.js';
 import { parseSearchWindow, type SearchWindow } from '../../../src/domain/search-window.js';
 import { createApiMetrics } from '../../../src/observability/metrics.js';
 import type { EventReader } from '../../../src/api/search/event-reader.js';
-import { StoreUnavailableError } from '../../../src/api/search/event-reader.js';
+import { StoreUnavailableError } from '../../../src/store/errors.js';
 
 function summary(n: number): EventSummary {
   return {
