@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { koaSwagger } from 'koa2-swagger-ui';
+import { LRUCache } from 'lru-cache';
 import { parseSearchWindow, type SearchWindow } from '../domain/search-window.js';
 import type { Logger } from '../observability/logger.js';
 import type { ApiMetrics } from '../observability/metrics.js';
@@ -136,14 +137,13 @@ export function createApp(deps: AppDeps): Koa<ApiState> {
     : (_ctx: Koa.Context, next: Koa.Next) => next();
 
   // Parsing a window (time-zone conversion) costs more than answering it from the cache: popular
-  // query strings are parsed once. Bounded; emptied whole when full (the working set refills it).
-  const windows = new Map<string, SearchWindow>();
+  // query strings are parsed once (least recently used out first).
+  const windows = new LRUCache<string, SearchWindow>({ max: WINDOW_MEMO_ENTRIES });
   const windowOf = (ctx: Koa.Context): SearchWindow => {
     const raw = ctx.querystring;
     let window = windows.get(raw);
     if (!window) {
       window = parseSearchWindow(ctx.query, deps.providerTimeZone);
-      if (windows.size >= WINDOW_MEMO_ENTRIES) windows.clear();
       windows.set(raw, window);
     }
     return window;

@@ -21,7 +21,7 @@ import type { ApiMetrics } from '../../observability/metrics.js';
 import type { EventReader } from './event-reader.js';
 import { isUnavailable, StoreUnavailableError } from '../../store/errors.js';
 import type { SuccessfulRun } from './freshness.js';
-import { BoundedLru } from './lru.js';
+import { LRUCache } from 'lru-cache';
 
 export type CacheSource = 'hit' | 'miss' | 'coalesced' | 'stale';
 
@@ -66,7 +66,8 @@ export function serializeEvents(events: EventSummary[]): Buffer {
 }
 
 export class SearchCache {
-  private readonly lru: BoundedLru<Entry>;
+  /** Bounded by entries and by bytes (least recently used out first); null: caching is off. */
+  private readonly lru: LRUCache<string, Entry> | null;
   private readonly inflight = new Map<string, Promise<Loaded>>();
   private generation = 0;
   /** The run the current generation stands for; undefined until the first observation. */
@@ -76,15 +77,15 @@ export class SearchCache {
     private readonly reader: Pick<EventReader, 'pages'>,
     private readonly options: SearchCacheOptions,
   ) {
-    this.lru = new BoundedLru<Entry>({
-      maxEntries: options.maxEntries,
-      maxBytes: options.maxBytes,
-    });
+    this.lru =
+      options.maxEntries > 0
+        ? new LRUCache<string, Entry>({ max: options.maxEntries, maxSize: options.maxBytes })
+        : null;
   }
 
   /** Windows held (fresh or invalidated). */
   get entries(): number {
-    return this.lru.size;
+    return this.lru?.size ?? 0;
   }
 
   /** Current generation (a counter bumped at each invalidation). */
@@ -122,7 +123,7 @@ export class SearchCache {
    */
   async answer(window: SearchWindow): Promise<SearchAnswer> {
     const generation = this.generation;
-    const entry = this.lru.get(window.key);
+    const entry = this.lru?.get(window.key);
     if (entry && entry.generation === generation) {
       if (entry.kind === 'buffer') {
         this.count('hit');
@@ -170,7 +171,7 @@ export class SearchCache {
   }
 
   private fallback(window: SearchWindow, err: unknown): SearchAnswer {
-    const entry = this.lru.peek(window.key);
+    const entry = this.lru?.peek(window.key);
     if (entry?.kind === 'buffer') {
       this.count('stale');
       this.options.logger?.warn(
@@ -216,10 +217,12 @@ export class SearchCache {
   }
 
   private store(key: string, entry: Entry, size: number): void {
+    if (!this.lru) return;
     const existing = this.lru.peek(key);
     // A slow query of an older generation must not replace a newer answer.
     if (existing && existing.generation > entry.generation) return;
-    this.lru.set(key, entry, size);
+    // An entry larger than maxBytes on its own is not stored (lru-cache's maxEntrySize).
+    this.lru.set(key, entry, { size });
     this.options.metrics?.cacheEntries.set(this.lru.size);
   }
 
