@@ -7,6 +7,7 @@
  * byte stream and never buffered whole; a failure while it is read fails the run (the next
  * scheduled run fetches again).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
 import { FeedError, FeedHttpError } from './errors.js';
 import type { FeedSource } from './run.js';
@@ -85,19 +86,15 @@ function networkMessage(err: unknown): string {
   return e.message ?? String(err);
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+/**
+ * Aborts `controller` with `error()` once `ms` pass (AbortSignal.timeout); the returned function
+ * cancels that (the awaited step finished in time).
+ */
+function abortAfter(controller: AbortController, ms: number, error: () => FeedError): () => void {
+  const timeout = AbortSignal.timeout(ms);
+  const onTimeout = () => controller.abort(error());
+  timeout.addEventListener('abort', onTimeout, { once: true });
+  return () => timeout.removeEventListener('abort', onTimeout);
 }
 
 /**
@@ -129,33 +126,24 @@ export async function fetchFeed(options: FeedClientOptions): Promise<FeedRespons
 
   const attempt = async (): Promise<FeedResponse> => {
     const wait = notBefore - Date.now();
-    if (wait > 0) await sleep(wait, options.signal);
+    if (wait > 0) await sleep(wait, undefined, { signal: options.signal });
     attempts++;
+    // Aborted by the caller (options.signal), by the response timeout, or by the body's idle
+    // timeout (readBody); the fetch rejects, or the body stream errors, with the reason.
     const controller = new AbortController();
-    const onOuterAbort = () => controller.abort(options.signal?.reason);
-    options.signal?.addEventListener('abort', onOuterAbort, { once: true });
-    const detach = () => options.signal?.removeEventListener('abort', onOuterAbort);
-
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const err = new FeedError(
-          'timeout',
-          `no response from ${shown} within ${options.timeoutMs} ms`,
-          true,
-        );
-        controller.abort(err);
-        reject(err);
-      }, options.timeoutMs);
-    });
+    const signal = options.signal
+      ? AbortSignal.any([controller.signal, options.signal])
+      : controller.signal;
+    const headersArrived = abortAfter(
+      controller,
+      options.timeoutMs,
+      () =>
+        new FeedError('timeout', `no response from ${shown} within ${options.timeoutMs} ms`, true),
+    );
     let res: Response;
     try {
-      res = await Promise.race([
-        fetch(url, { signal: controller.signal, redirect: 'follow', headers }),
-        timedOut,
-      ]);
+      res = await fetch(url, { signal, redirect: 'follow', headers });
     } catch (err) {
-      detach();
       if (err instanceof FeedError) throw err;
       if (options.signal?.aborted) {
         throw new FeedError('aborted', `fetching ${shown} was cancelled`, false, { cause: err });
@@ -169,11 +157,10 @@ export async function fetchFeed(options: FeedClientOptions): Promise<FeedRespons
         },
       );
     } finally {
-      clearTimeout(timer);
+      headersArrived();
     }
 
     if (!res.ok) {
-      detach();
       await res.body?.cancel().catch(() => undefined);
       const retryable = res.status >= 500 || res.status === 429;
       const retryAfterMs = retryable
@@ -188,7 +175,6 @@ export async function fetchFeed(options: FeedClientOptions): Promise<FeedRespons
     }
     const contentType = res.headers.get('content-type');
     if (contentType && HTML_TYPES.test(contentType)) {
-      detach();
       await res.body?.cancel().catch(() => undefined);
       throw new FeedError(
         'content_type',
@@ -199,7 +185,7 @@ export async function fetchFeed(options: FeedClientOptions): Promise<FeedRespons
       status: res.status,
       contentType,
       attempts,
-      body: readBody(res, controller, detach, options, shown, scrub),
+      body: readBody(res, controller, options, shown, scrub),
     };
   };
 
@@ -246,35 +232,30 @@ export async function fetchFeed(options: FeedClientOptions): Promise<FeedRespons
 async function* readBody(
   res: Response,
   controller: AbortController,
-  detach: () => void,
   options: FeedClientOptions,
   shown: string,
   scrub: (text: string) => string,
 ): AsyncGenerator<Uint8Array> {
-  if (!res.body) {
-    detach();
-    return;
-  }
+  if (!res.body) return;
   const reader = res.body.getReader();
   let bytes = 0;
   try {
     for (;;) {
-      let timer: NodeJS.Timeout | undefined;
-      const idle = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          const err = new FeedError(
+      const received = abortAfter(
+        controller,
+        options.idleTimeoutMs,
+        () =>
+          new FeedError(
             'idle_timeout',
             `the body of ${shown} stalled: nothing received for ${options.idleTimeoutMs} ms after ${bytes} bytes`,
-          );
-          controller.abort(err);
-          reject(err);
-        }, options.idleTimeoutMs);
-      });
+          ),
+      );
       let next: Awaited<ReturnType<typeof reader.read>>;
       try {
-        next = await Promise.race([reader.read(), idle]);
+        next = await reader.read();
       } catch (err) {
         if (err instanceof FeedError) throw err;
+        if (controller.signal.reason instanceof FeedError) throw controller.signal.reason;
         if (options.signal?.aborted) {
           throw new FeedError('aborted', `reading ${shown} was cancelled`, false, { cause: err });
         }
@@ -285,7 +266,7 @@ async function* readBody(
           { cause: err },
         );
       } finally {
-        clearTimeout(timer);
+        received();
       }
       if (next.done) return;
       bytes += next.value.byteLength;
@@ -298,7 +279,6 @@ async function* readBody(
       yield next.value;
     }
   } finally {
-    detach();
     // Stops the download when the consumer gives up early (parse error, cancellation).
     await reader.cancel().catch(() => undefined);
   }
