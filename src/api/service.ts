@@ -71,25 +71,15 @@ export function createSearchService(config: ApiEnv, opts: SearchServiceOptions =
     config.SHED_LAG_MS > 0
       ? new LoadShedder({ maxLagMs: config.SHED_LAG_MS, sampleIntervalMs: config.SHED_SAMPLE_MS })
       : undefined;
-  const app = createApp({
+  const app = createApp(config, {
     logger,
     metrics,
     cache,
     reader,
-    providerTimeZone: config.PROVIDER_TIMEZONE,
-    cacheMaxAgeSeconds: config.FRESHNESS_POLL_MS / 1000,
-    retryAfterSeconds: config.RETRY_AFTER_SECONDS,
-    openapiYaml: opts.openapiYaml,
     lifecycle,
     freshness: poller,
-    rateLimit: config.RATE_LIMIT_ENABLED
-      ? { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS }
-      : undefined,
     shedder,
-    shedRetryAfterSeconds: config.SHED_RETRY_AFTER_SECONDS,
-    maxUrlLength: config.HTTP_MAX_URL_LENGTH,
-    accessLog: { mode: config.ACCESS_LOG, slowMs: config.ACCESS_LOG_SLOW_MS },
-    proxyHops: config.PROXY_HOPS,
+    openapiYaml: opts.openapiYaml,
   });
 
   let server: Server | undefined;

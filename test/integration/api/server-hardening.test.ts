@@ -7,16 +7,13 @@ import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Server } from 'node:http';
-import { Registry } from 'prom-client';
-import { createApp } from '../../../src/api/app.js';
+import { appWith } from '../../support/app.js';
 import {
   etagOf,
   serializeEvents,
   type SearchAnswer,
 } from '../../../src/api/search/search-cache.js';
 import { listen, portOf } from '../../../src/api/http/server.js';
-import { createLogger } from '../../../src/observability/logger.js';
-import { createApiMetrics } from '../../../src/observability/metrics.js';
 import { parseResponse } from './raw-http.js';
 
 let server: Server;
@@ -24,22 +21,19 @@ let port: number;
 
 beforeAll(async () => {
   const body = serializeEvents([]);
-  const app = createApp({
-    logger: createLogger({ name: 'api-test', level: 'silent' }),
-    metrics: createApiMetrics(new Registry()),
-    cache: {
-      answer: async (): Promise<SearchAnswer> => ({
-        kind: 'buffer',
-        body,
-        etag: etagOf(body),
-        source: 'hit',
-      }),
+  const app = appWith(
+    { RATE_LIMIT_ENABLED: 'false' },
+    {
+      cache: {
+        answer: async (): Promise<SearchAnswer> => ({
+          kind: 'buffer',
+          body,
+          etag: etagOf(body),
+          source: 'hit',
+        }),
+      },
     },
-    reader: { isReady: async () => true },
-    providerTimeZone: 'UTC',
-    cacheMaxAgeSeconds: 5,
-    retryAfterSeconds: 5,
-  });
+  );
   server = await listen(app.callback(), {
     port: 0,
     limits: {

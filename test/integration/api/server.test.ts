@@ -6,16 +6,14 @@ import { Agent, request, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from '@jest/globals';
-import { Registry } from 'prom-client';
-import { createApp, type Lifecycle } from '../../../src/api/app.js';
+import type { Lifecycle } from '../../../src/api/app.js';
+import { appWith } from '../../support/app.js';
 import {
   serializeEvents,
   etagOf,
   type SearchAnswer,
 } from '../../../src/api/search/search-cache.js';
 import { listen, portOf, shutdownGracefully } from '../../../src/api/http/server.js';
-import { createLogger } from '../../../src/observability/logger.js';
-import { createApiMetrics } from '../../../src/observability/metrics.js';
 
 /** An app whose /search answers only when the test lets it. */
 function slowApp() {
@@ -23,21 +21,18 @@ function slowApp() {
   let release: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => (release = resolve));
   const body = serializeEvents([]);
-  const app = createApp({
-    logger: createLogger({ name: 'api-test', level: 'silent' }),
-    metrics: createApiMetrics(new Registry()),
-    cache: {
-      answer: async (): Promise<SearchAnswer> => {
-        await gate;
-        return { kind: 'buffer', body, etag: etagOf(body), source: 'miss' };
+  const app = appWith(
+    { RATE_LIMIT_ENABLED: 'false' },
+    {
+      cache: {
+        answer: async (): Promise<SearchAnswer> => {
+          await gate;
+          return { kind: 'buffer', body, etag: etagOf(body), source: 'miss' };
+        },
       },
+      lifecycle,
     },
-    reader: { isReady: async () => true },
-    providerTimeZone: 'UTC',
-    cacheMaxAgeSeconds: 5,
-    retryAfterSeconds: 5,
-    lifecycle,
-  });
+  );
   return { app, lifecycle, release };
 }
 

@@ -4,26 +4,20 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import { Registry } from 'prom-client';
 import supertest from 'supertest';
-import { createApp } from '../../../src/api/app.js';
+import { appWith } from '../../support/app.js';
 import type { SearchAnswer } from '../../../src/api/search/search-cache.js';
 import { inlineScriptHashes } from '../../../src/api/http/security-headers.js';
-import { createLogger } from '../../../src/observability/logger.js';
-import { createApiMetrics } from '../../../src/observability/metrics.js';
 import { expectContract } from '../../support/openapi.js';
 
 function app(answer: () => Promise<SearchAnswer>, isReady = async () => true) {
-  const koa = createApp({
-    logger: createLogger({ name: 'api-test', level: 'silent' }),
-    metrics: createApiMetrics(new Registry()),
-    cache: { answer },
-    reader: { isReady },
-    providerTimeZone: 'UTC',
-    cacheMaxAgeSeconds: 5,
-    retryAfterSeconds: 5,
-    maxUrlLength: 200,
-  });
+  const koa = appWith(
+    { HTTP_MAX_URL_LENGTH: '200', RATE_LIMIT_ENABLED: 'false' },
+    {
+      cache: { answer },
+      reader: { isReady },
+    },
+  );
   return supertest(koa.callback());
 }
 

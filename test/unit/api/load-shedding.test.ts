@@ -1,14 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
 import supertest from 'supertest';
-import { createApp } from '../../../src/api/app.js';
+import { appWith } from '../../support/app.js';
 import { eventLoopDelaySource, LoadShedder } from '../../../src/api/http/load-shedding.js';
 import {
   etagOf,
   serializeEvents,
   type SearchAnswer,
 } from '../../../src/api/search/search-cache.js';
-import { createLogger } from '../../../src/observability/logger.js';
 import { createApiMetrics } from '../../../src/observability/metrics.js';
 import { ContractViolation, expectContract } from '../../support/openapi.js';
 
@@ -100,24 +99,21 @@ describe('shedding /search (app wiring)', () => {
     const metrics = createApiMetrics(new Registry());
     const body = serializeEvents([]);
     const shedder = { overloaded, lagMs: overloaded ? 250 : 0 };
-    const koa = createApp({
-      logger: createLogger({ name: 'api-test', level: 'silent' }),
-      metrics,
-      cache: {
-        answer: async (): Promise<SearchAnswer> => ({
-          kind: 'buffer',
-          body,
-          etag: etagOf(body),
-          source: 'miss',
-        }),
+    const koa = appWith(
+      { SHED_RETRY_AFTER_SECONDS: '2', RATE_LIMIT_ENABLED: 'false' },
+      {
+        metrics,
+        cache: {
+          answer: async (): Promise<SearchAnswer> => ({
+            kind: 'buffer',
+            body,
+            etag: etagOf(body),
+            source: 'miss',
+          }),
+        },
+        shedder,
       },
-      reader: { isReady: async () => true },
-      providerTimeZone: 'UTC',
-      cacheMaxAgeSeconds: 5,
-      retryAfterSeconds: 5,
-      shedder,
-      shedRetryAfterSeconds: 2,
-    });
+    );
     return { http: supertest(koa.callback()), metrics, shedder };
   }
 

@@ -3,38 +3,37 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Koa from 'koa';
 import { Registry } from 'prom-client';
 import supertest from 'supertest';
-import { createApp } from '../../../src/api/app.js';
+import { appWith } from '../../support/app.js';
 import { rateLimit } from '../../../src/api/http/rate-limit.js';
 import {
   etagOf,
   serializeEvents,
   type SearchAnswer,
 } from '../../../src/api/search/search-cache.js';
-import { createLogger } from '../../../src/observability/logger.js';
 import { createApiMetrics } from '../../../src/observability/metrics.js';
 import { expectContract } from '../../support/openapi.js';
 
 function app(opts: { max: number; windowMs: number; proxyHops?: number }) {
   const metrics = createApiMetrics(new Registry());
   const body = serializeEvents([]);
-  const koa = createApp({
-    logger: createLogger({ name: 'api-test', level: 'silent' }),
-    metrics,
-    cache: {
-      answer: async (): Promise<SearchAnswer> => ({
-        kind: 'buffer',
-        body,
-        etag: etagOf(body),
-        source: 'hit',
-      }),
+  const koa = appWith(
+    {
+      RATE_LIMIT_MAX: String(opts.max),
+      RATE_LIMIT_WINDOW_MS: String(opts.windowMs),
+      PROXY_HOPS: String(opts.proxyHops ?? 1),
     },
-    reader: { isReady: async () => true },
-    providerTimeZone: 'UTC',
-    cacheMaxAgeSeconds: 5,
-    retryAfterSeconds: 5,
-    rateLimit: { max: opts.max, windowMs: opts.windowMs },
-    proxyHops: opts.proxyHops,
-  });
+    {
+      metrics,
+      cache: {
+        answer: async (): Promise<SearchAnswer> => ({
+          kind: 'buffer',
+          body,
+          etag: etagOf(body),
+          source: 'hit',
+        }),
+      },
+    },
+  );
   return { http: supertest(koa.callback()), metrics };
 }
 

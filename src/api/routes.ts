@@ -1,0 +1,114 @@
+/**
+ * The search API's routes: `/search` (the window, parsed once per distinct query string, answered
+ * by the search cache), the probes and `/metrics`.
+ */
+import type Koa from 'koa';
+import type Router from '@koa/router';
+import { LRUCache } from 'lru-cache';
+import { parseSearchWindow, type SearchWindow } from '../domain/search-window.js';
+import type { ApiMetrics } from '../observability/metrics.js';
+import type { ApiState } from './http/middleware.js';
+import type { EventReader } from './search/event-reader.js';
+import type { SearchCache } from './search/search-cache.js';
+
+/** Shared with the process: shutdown flips `shuttingDown` so readiness fails first. */
+export interface Lifecycle {
+  shuttingDown: boolean;
+}
+
+/** Distinct query strings whose parsed window is kept (see `windowOf`). */
+const WINDOW_MEMO_ENTRIES = 10_000;
+
+export interface SearchRouteOptions {
+  cache: Pick<SearchCache, 'answer'>;
+  /** IANA zone of the provider's wall-clock times (`PROVIDER_TIMEZONE`), already validated. */
+  providerTimeZone: string;
+  /** `max-age` of search answers: how long before this replica may have newer data. */
+  cacheMaxAgeSeconds: number;
+  /** Wraps the handler (load shedding), inside the route so tracing shows one route span. */
+  guard: (ctx: Koa.Context, next: Koa.Next) => unknown;
+}
+
+/** `GET /search` (and HEAD). */
+export function searchRoute(router: Router<ApiState>, opts: SearchRouteOptions): void {
+  const maxAge = Math.max(0, Math.ceil(opts.cacheMaxAgeSeconds));
+  // Parsing a window (time-zone conversion) costs more than answering it from the cache: popular
+  // query strings are parsed once (least recently used out first).
+  const windows = new LRUCache<string, SearchWindow>({ max: WINDOW_MEMO_ENTRIES });
+  const windowOf = (ctx: Koa.Context): SearchWindow => {
+    const raw = ctx.querystring;
+    let window = windows.get(raw);
+    if (!window) {
+      window = parseSearchWindow(ctx.query, opts.providerTimeZone);
+      windows.set(raw, window);
+    }
+    return window;
+  };
+
+  const search = async (ctx: Koa.ParameterizedContext<ApiState>) => {
+    const window = windowOf(ctx);
+    const answer = await opts.cache.answer(window);
+    ctx.state.cache = answer.source;
+    ctx.set('X-Cache', answer.source);
+    ctx.set('Cache-Control', `public, max-age=${maxAge}`);
+    ctx.status = 200;
+    ctx.type = 'application/json';
+    if (answer.kind === 'stream') {
+      // HEAD never reads the body: release the query at once.
+      if (ctx.method === 'HEAD') answer.stream.destroy();
+      else ctx.body = answer.stream;
+      return;
+    }
+    ctx.etag = answer.etag;
+    if (ctx.fresh) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.body = answer.body;
+  };
+  router.get('search', '/search', (ctx) => opts.guard(ctx, () => search(ctx)));
+}
+
+export interface ProbeRouteOptions {
+  reader: Pick<EventReader, 'isReady'>;
+  metrics: ApiMetrics;
+  lifecycle: Lifecycle;
+  /** Refreshes the data-age gauge before a scrape. */
+  freshness?: { updateAge(): void };
+}
+
+/** `/healthz`, `/readyz` and `/metrics`. */
+export function probeRoutes(router: Router<ApiState>, opts: ProbeRouteOptions): void {
+  router.get('healthz', '/healthz', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { status: 'ok' };
+  });
+
+  router.get('readyz', '/readyz', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    if (opts.lifecycle.shuttingDown) {
+      ctx.status = 503;
+      ctx.body = { status: 'shutting_down' };
+      return;
+    }
+    let ready = false;
+    let reason = 'the events alias does not exist';
+    try {
+      ready = await opts.reader.isReady();
+      opts.metrics.esUp.set(1);
+    } catch (err) {
+      opts.metrics.esUp.set(0);
+      ctx.state.log.warn({ err }, 'readiness: Elasticsearch does not answer');
+      reason = 'Elasticsearch does not answer';
+    }
+    ctx.status = ready ? 200 : 503;
+    ctx.body = ready ? { status: 'ready' } : { status: 'not_ready', reason };
+  });
+
+  router.get('metrics', '/metrics', async (ctx) => {
+    opts.freshness?.updateAge();
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = opts.metrics.registry.contentType;
+    ctx.body = await opts.metrics.registry.metrics();
+  });
+}
