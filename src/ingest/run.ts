@@ -98,13 +98,216 @@ function checkAborted(signal: AbortSignal | undefined): void {
 }
 
 /**
+ * Phase 1's bookkeeping: turns each parsed base event into write operations, dropping duplicates
+ * (the first occurrence is used) and counting and logging rejections (the first few one by one).
+ */
+class FeedSifter {
+  private readonly seen = new Set<string>();
+  private logged = 0;
+  duplicates = 0;
+  rejected = 0;
+  readonly rejectedByReason: Partial<Record<RejectionReason, number>> = {};
+
+  constructor(
+    private readonly provider: string,
+    private readonly log: Logger,
+    private readonly maxLogged: number,
+  ) {}
+
+  /** The write operations of one base event (its duplicates and unidentifiable events dropped). */
+  operationsOf(base: ParsedBaseEvent): WriteOp[] {
+    const ops: WriteOp[] = [];
+    for (const raw of base.events) {
+      const result = normaliseEvent(this.provider, raw);
+      const id = result.ok ? result.event.id : (result.identity?.id ?? null);
+      if (id !== null) {
+        if (this.seen.has(id)) {
+          this.noteDuplicate(id, raw.base_event_id);
+          continue;
+        }
+        this.seen.add(id);
+      }
+      if (!result.ok) this.noteRejection(result.reason, result.detail, id);
+      const op = writeOpOf(raw, result);
+      if (op) ops.push(op);
+    }
+    return ops;
+  }
+
+  /** The ids seen are only needed while the feed is read. */
+  forgetIds(): void {
+    this.seen.clear();
+  }
+
+  private noteDuplicate(id: string, baseEventId: string | undefined): void {
+    this.duplicates++;
+    if (this.duplicates <= this.maxLogged) {
+      this.log.warn(
+        { phase: 'event_duplicate', event: id, base_event_id: baseEventId },
+        'event appears more than once in the feed; the first occurrence was used',
+      );
+    }
+  }
+
+  private noteRejection(reason: RejectionReason, detail: string, id: string | null): void {
+    this.rejected++;
+    this.rejectedByReason[reason] = (this.rejectedByReason[reason] ?? 0) + 1;
+    if (this.logged < this.maxLogged) {
+      this.log.warn({ phase: 'event_rejected', reason, detail, event: id }, 'event rejected');
+    } else if (this.logged === this.maxLogged) {
+      this.log.warn(
+        { phase: 'event_rejected', limit: this.maxLogged },
+        'more events rejected; only counted from here on (see the run summary)',
+      );
+    }
+    this.logged++;
+  }
+}
+
+/** What phase 1 learnt of the feed (kept even when reading it failed). */
+interface FeedProgress {
+  unknownElements: Record<string, number>;
+  bytes: number;
+}
+
+/**
+ * Phase 1: fetch, parse, normalise and de-duplicate; the write operations go to the spool file
+ * (NDJSON). Nothing is written to Elasticsearch yet.
+ */
+async function spoolFeed(
+  deps: RunDeps,
+  file: string,
+  sifter: FeedSifter,
+  counts: RunDocument['counts'],
+  progress: FeedProgress,
+  log: Logger,
+): Promise<void> {
+  await withSpan('ingest.read_feed', { 'event_search.provider': deps.provider }, async (span) => {
+    const feed = await deps.source.open(deps.signal);
+    log.info(
+      {
+        phase: 'feed_fetched',
+        status: feed.status,
+        content_type: feed.contentType,
+        attempts: feed.attempts,
+      },
+      'feed response received',
+    );
+    const reader = (deps.parser ?? (() => new FeedParser()))();
+    const signal = deps.signal;
+    async function* batches(): AsyncGenerator<WriteOp[]> {
+      for await (const base of reader.parse(feed.body)) {
+        checkAborted(signal);
+        yield sifter.operationsOf(base);
+      }
+    }
+    try {
+      await writeSpool(file, batches());
+    } finally {
+      counts.base_events_read = reader.stats.baseEvents;
+      counts.events_read = reader.stats.events;
+      progress.unknownElements = reader.stats.unknownElements;
+      progress.bytes = reader.stats.bytes;
+    }
+    log.info(
+      {
+        phase: 'feed_read',
+        bytes: progress.bytes,
+        base_events: reader.stats.baseEvents,
+        events: reader.stats.events,
+        zones: reader.stats.zones,
+        unknown_elements: progress.unknownElements,
+      },
+      'feed read to its end and well-formed',
+    );
+    span.setAttributes({
+      'event_search.feed.bytes': progress.bytes,
+      'event_search.feed.base_events': reader.stats.baseEvents,
+      'event_search.feed.events': reader.stats.events,
+    });
+  });
+}
+
+/** Phase 2: replays the spooled operations into the writer. */
+async function writeSpooled(
+  deps: RunDeps,
+  file: string,
+  context: WriteContext,
+): Promise<WriteStats> {
+  const signal = deps.signal;
+  async function* operations(): AsyncGenerator<WriteOp> {
+    for await (const op of readSpool(file)) {
+      checkAborted(signal);
+      yield op;
+    }
+  }
+  return withSpan('ingest.write', { 'event_search.run_id': context.runId }, async (span) => {
+    const stats = await deps.sink(operations(), context);
+    span.setAttributes({
+      'event_search.events_upserted': stats.eventsWritten,
+      'event_search.bulk_failures': stats.failures,
+    });
+    return stats;
+  });
+}
+
+/** Why the writing failed, or null when every item was applied. */
+function writeError(written: WriteStats): Error | null {
+  if (written.error) {
+    return new Error(
+      `writing to Elasticsearch failed after ${written.items - written.failures} of ${written.items} items: ${written.error.message}`,
+      { cause: written.error },
+    );
+  }
+  if (written.failures > 0) {
+    const first = written.sampleFailures[0];
+    const detail = first
+      ? ` (first: event ${first.id ?? '?'}: ${first.status} ${first.type ?? ''} ${first.reason ?? ''})`
+      : '';
+    return new Error(
+      `Elasticsearch refused ${written.failures} of ${written.items} items${detail.replace(/\s+\)/, ')')}`,
+    );
+  }
+  return null;
+}
+
+/**
+ * Records the end of the run (its outcome and error). Returns the run's error, which includes a
+ * failure to record it.
+ */
+async function recordEnd(
+  deps: RunDeps,
+  run: RunDocument,
+  started: Date,
+  finished: Date,
+  error: Error | null,
+  log: Logger,
+): Promise<Error | null> {
+  run.finished_at = finished.toISOString();
+  run.duration_ms = finished.getTime() - started.getTime();
+  run.outcome = error ? 'failed' : 'succeeded';
+  run.error = error ? error.message : null;
+  try {
+    await deps.runs.save(run);
+    return error;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log.error({ phase: 'run_recorded', err: message }, 'could not record the end of the run');
+    const failed = new Error(
+      `${error ? `${error.message}; ` : ''}the end of the run could not be recorded: ${message}`,
+    );
+    run.outcome = 'failed';
+    run.error = failed.message;
+    return failed;
+  }
+}
+
+/**
  * Runs one ingest. Resolves with the recorded run whatever the outcome; rejects only when the run
  * could not even be recorded as started (Elasticsearch unreachable).
  */
 export async function runIngest(deps: RunDeps): Promise<RunResult> {
   const now = deps.now ?? (() => new Date());
-  const makeParser = deps.parser ?? (() => new FeedParser());
-  const maxLogged = deps.maxLoggedRejections ?? 20;
   const started = now();
   const runId = deps.runId ?? randomUUID();
   const log = deps.logger.child({ run_id: runId, provider: deps.provider });
@@ -124,126 +327,19 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
   log.info({ phase: 'run_started', provider_url: deps.providerUrl }, 'ingest run started');
 
   let error: Error | null = null;
-  let duplicates = 0;
-  let unknownElements: Record<string, number> = {};
-  let bytes = 0;
+  const sifter = new FeedSifter(deps.provider, log, deps.maxLoggedRejections ?? 20);
+  const progress: FeedProgress = { unknownElements: {}, bytes: 0 };
   const dir = await mkdtemp(join(deps.spoolDir ?? tmpdir(), 'event-search-feed-'));
   try {
-    // Phase 1: fetch, parse, normalise and de-duplicate; the write operations go to the spool
-    // file (NDJSON). Nothing is written to Elasticsearch yet.
     const file = join(dir, 'ops.ndjson');
-    const seen = new Set<string>();
-    let logged = 0;
-    let rejected = 0;
-    const rejectedByReason: Partial<Record<RejectionReason, number>> = {};
-    const noteRejection = (reason: RejectionReason, detail: string, id: string | null) => {
-      rejected++;
-      rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + 1;
-      if (logged < maxLogged) {
-        log.warn({ phase: 'event_rejected', reason, detail, event: id }, 'event rejected');
-      } else if (logged === maxLogged) {
-        log.warn(
-          { phase: 'event_rejected', limit: maxLogged },
-          'more events rejected; only counted from here on (see the run summary)',
-        );
-      }
-      logged++;
-    };
-    /** The write operations of one base event (its duplicates and unidentifiable events dropped). */
-    const operationsOf = (base: ParsedBaseEvent): WriteOp[] => {
-      const ops: WriteOp[] = [];
-      for (const raw of base.events) {
-        const result = normaliseEvent(deps.provider, raw);
-        const id = result.ok ? result.event.id : (result.identity?.id ?? null);
-        if (id !== null) {
-          if (seen.has(id)) {
-            duplicates++;
-            if (duplicates <= maxLogged) {
-              log.warn(
-                { phase: 'event_duplicate', event: id, base_event_id: raw.base_event_id },
-                'event appears more than once in the feed; the first occurrence was used',
-              );
-            }
-            continue;
-          }
-          seen.add(id);
-        }
-        if (!result.ok) noteRejection(result.reason, result.detail, id);
-        const op = writeOpOf(raw, result);
-        if (op) ops.push(op);
-      }
-      return ops;
-    };
-    await withSpan('ingest.read_feed', { 'event_search.provider': deps.provider }, async (span) => {
-      const feed = await deps.source.open(deps.signal);
-      log.info(
-        {
-          phase: 'feed_fetched',
-          status: feed.status,
-          content_type: feed.contentType,
-          attempts: feed.attempts,
-        },
-        'feed response received',
-      );
-      const reader = makeParser();
-      const signal = deps.signal;
-      async function* batches(): AsyncGenerator<WriteOp[]> {
-        for await (const base of reader.parse(feed.body)) {
-          checkAborted(signal);
-          yield operationsOf(base);
-        }
-      }
-      try {
-        await writeSpool(file, batches());
-      } finally {
-        counts.base_events_read = reader.stats.baseEvents;
-        counts.events_read = reader.stats.events;
-        unknownElements = reader.stats.unknownElements;
-        bytes = reader.stats.bytes;
-      }
-      log.info(
-        {
-          phase: 'feed_read',
-          bytes,
-          base_events: reader.stats.baseEvents,
-          events: reader.stats.events,
-          zones: reader.stats.zones,
-          unknown_elements: unknownElements,
-        },
-        'feed read to its end and well-formed',
-      );
-      span.setAttributes({
-        'event_search.feed.bytes': bytes,
-        'event_search.feed.base_events': reader.stats.baseEvents,
-        'event_search.feed.events': reader.stats.events,
-      });
-    });
+    await spoolFeed(deps, file, sifter, counts, progress, log);
     // The feed was complete: its rejections count (a failed read records none, as nothing of it
-    // is applied). The ids seen are no longer needed.
-    seen.clear();
-    counts.events_rejected = rejected;
-    counts.rejected_by_reason = rejectedByReason;
+    // is applied).
+    sifter.forgetIds();
+    counts.events_rejected = sifter.rejected;
+    counts.rejected_by_reason = sifter.rejectedByReason;
 
-    // Phase 2: replay the spooled operations into the writer.
-    const signal = deps.signal;
-    async function* operations(): AsyncGenerator<WriteOp> {
-      for await (const op of readSpool(file)) {
-        checkAborted(signal);
-        yield op;
-      }
-    }
-    const written = await withSpan(
-      'ingest.write',
-      { 'event_search.run_id': runId },
-      async (span) => {
-        const stats = await deps.sink(operations(), { runId, seenAt: started.toISOString() });
-        span.setAttributes({
-          'event_search.events_upserted': stats.eventsWritten,
-          'event_search.bulk_failures': stats.failures,
-        });
-        return stats;
-      },
-    );
+    const written = await writeSpooled(deps, file, { runId, seenAt: started.toISOString() });
     counts.events_upserted = written.eventsWritten;
     counts.bulk_failures = written.failures;
     log.info(
@@ -254,7 +350,7 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
         rejected_recorded: written.rejectedWritten,
         events_rejected: counts.events_rejected,
         rejected_by_reason: counts.rejected_by_reason,
-        duplicates,
+        duplicates: sifter.duplicates,
         bulk_failures: written.failures,
         sample_failures: written.sampleFailures,
         bulk_bytes: written.bytes,
@@ -262,41 +358,20 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
       },
       'events written to Elasticsearch',
     );
-    if (written.error) {
-      error = new Error(
-        `writing to Elasticsearch failed after ${written.items - written.failures} of ${written.items} items: ${written.error.message}`,
-        { cause: written.error },
-      );
-    } else if (written.failures > 0) {
-      const first = written.sampleFailures[0];
-      const detail = first
-        ? ` (first: event ${first.id ?? '?'}: ${first.status} ${first.type ?? ''} ${first.reason ?? ''})`
-        : '';
-      error = new Error(
-        `Elasticsearch refused ${written.failures} of ${written.items} items${detail.replace(/\s+\)/, ')')}`,
-      );
-    }
+    error = writeError(written);
   } catch (err) {
     error = err instanceof Error ? err : new Error(String(err));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 
-  const finished = now();
-  run.finished_at = finished.toISOString();
-  run.duration_ms = finished.getTime() - started.getTime();
-  run.outcome = error ? 'failed' : 'succeeded';
-  run.error = error ? error.message : null;
-  try {
-    await deps.runs.save(run);
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    log.error({ phase: 'run_recorded', err: message }, 'could not record the end of the run');
-    error = new Error(
-      `${error ? `${error.message}; ` : ''}the end of the run could not be recorded: ${message}`,
-    );
-    run.outcome = 'failed';
-    run.error = error.message;
-  }
-  return { run, ok: error === null, error, duplicates, unknownElements, bytes };
+  error = await recordEnd(deps, run, started, now(), error, log);
+  return {
+    run,
+    ok: error === null,
+    error,
+    duplicates: sifter.duplicates,
+    unknownElements: progress.unknownElements,
+    bytes: progress.bytes,
+  };
 }
