@@ -5,6 +5,7 @@
  */
 import { Registry } from 'prom-client';
 import { createApp, type AppParts } from '../../src/api/app.js';
+import { etagOf, serializeEvents, type SearchAnswer } from '../../src/api/search/search-cache.js';
 import { apiEnv, parseEnv } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createApiMetrics } from '../../src/observability/metrics.js';
@@ -19,4 +20,10 @@ export function appWith(
     reader: { isReady: async () => true },
     ...parts,
   });
+}
+
+/** A search cache that answers every window with no events, as from `source`. */
+export function answeringNoEvents(source: SearchAnswer['source'] = 'hit'): AppParts['cache'] {
+  const body = serializeEvents([]);
+  return { answer: async () => ({ kind: 'buffer', body, etag: etagOf(body), source }) };
 }

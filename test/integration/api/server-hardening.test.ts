@@ -7,12 +7,7 @@ import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Server } from 'node:http';
-import { appWith } from '../../support/app.js';
-import {
-  etagOf,
-  serializeEvents,
-  type SearchAnswer,
-} from '../../../src/api/search/search-cache.js';
+import { answeringNoEvents, appWith } from '../../support/app.js';
 import { listen, portOf } from '../../../src/api/http/server.js';
 import { parseResponse } from './raw-http.js';
 
@@ -20,18 +15,10 @@ let server: Server;
 let port: number;
 
 beforeAll(async () => {
-  const body = serializeEvents([]);
   const app = appWith(
     { RATE_LIMIT_ENABLED: 'false' },
     {
-      cache: {
-        answer: async (): Promise<SearchAnswer> => ({
-          kind: 'buffer',
-          body,
-          etag: etagOf(body),
-          source: 'hit',
-        }),
-      },
+      cache: answeringNoEvents('hit'),
     },
   );
   server = await listen(app.callback(), {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { normaliseEvent, type NormalisedEvent, type RawEvent } from '../../../src/domain/event.js';
 import { createEsClient } from '../../../src/store/client.js';
-import type { WriteOp } from '../../../src/ingest/operations.js';
+import { writeOpOf, type WriteOp } from '../../../src/ingest/operations.js';
 import { writeEvents, type BulkFailure } from '../../../src/ingest/writer.js';
 import { bootstrapIndices, indexNames, type EventDocument } from '../../../src/store/indices.js';
 import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
@@ -36,16 +36,10 @@ function raw(baseId: string, overrides: Partial<RawEvent> = {}): RawEvent {
 }
 
 function op(baseId: string, overrides: Partial<RawEvent> = {}): WriteOp {
-  const result = normaliseEvent('primary', raw(baseId, overrides));
-  if (result.ok) return { kind: 'event', event: result.event };
-  if (!result.identity) throw new Error('no identity');
-  return {
-    kind: 'rejected',
-    identity: result.identity,
-    reason: result.reason,
-    detail: result.detail,
-    online: overrides.sell_mode !== 'offline',
-  };
+  const event = raw(baseId, overrides);
+  const op = writeOpOf(event, normaliseEvent('primary', event));
+  if (!op) throw new Error('no identity');
+  return op;
 }
 
 async function* from(ops: WriteOp[]): AsyncGenerator<WriteOp> {

@@ -1,13 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
 import supertest from 'supertest';
-import { appWith } from '../../support/app.js';
+import { answeringNoEvents, appWith } from '../../support/app.js';
 import { eventLoopDelaySource, LoadShedder } from '../../../src/api/http/load-shedding.js';
-import {
-  etagOf,
-  serializeEvents,
-  type SearchAnswer,
-} from '../../../src/api/search/search-cache.js';
 import { createApiMetrics } from '../../../src/observability/metrics.js';
 import { ContractViolation, expectContract } from '../../support/openapi.js';
 
@@ -97,20 +92,12 @@ describe('LoadShedder', () => {
 describe('shedding /search (app wiring)', () => {
   function app(overloaded: boolean) {
     const metrics = createApiMetrics(new Registry());
-    const body = serializeEvents([]);
     const shedder = { overloaded, lagMs: overloaded ? 250 : 0 };
     const koa = appWith(
       { SHED_RETRY_AFTER_SECONDS: '2', RATE_LIMIT_ENABLED: 'false' },
       {
         metrics,
-        cache: {
-          answer: async (): Promise<SearchAnswer> => ({
-            kind: 'buffer',
-            body,
-            etag: etagOf(body),
-            source: 'miss',
-          }),
-        },
+        cache: answeringNoEvents('miss'),
         shedder,
       },
     );

@@ -3,19 +3,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Koa from 'koa';
 import { Registry } from 'prom-client';
 import supertest from 'supertest';
-import { appWith } from '../../support/app.js';
+import { answeringNoEvents, appWith } from '../../support/app.js';
 import { rateLimit } from '../../../src/api/http/rate-limit.js';
-import {
-  etagOf,
-  serializeEvents,
-  type SearchAnswer,
-} from '../../../src/api/search/search-cache.js';
 import { createApiMetrics } from '../../../src/observability/metrics.js';
 import { expectContract } from '../../support/openapi.js';
 
 function app(opts: { max: number; windowMs: number; proxyHops?: number }) {
   const metrics = createApiMetrics(new Registry());
-  const body = serializeEvents([]);
   const koa = appWith(
     {
       RATE_LIMIT_MAX: String(opts.max),
@@ -24,14 +18,7 @@ function app(opts: { max: number; windowMs: number; proxyHops?: number }) {
     },
     {
       metrics,
-      cache: {
-        answer: async (): Promise<SearchAnswer> => ({
-          kind: 'buffer',
-          body,
-          etag: etagOf(body),
-          source: 'hit',
-        }),
-      },
+      cache: answeringNoEvents('hit'),
     },
   );
   return { http: supertest(koa.callback()), metrics };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { normaliseEvent, type RawEvent } from '../../../src/domain/event.js';
-import type { WriteOp } from '../../../src/ingest/operations.js';
+import { writeOpOf, type WriteOp } from '../../../src/ingest/operations.js';
 import { buildEventUpdate, RETRY_ON_CONFLICT } from '../../../src/ingest/writer.js';
 
 const ctx = { runId: 'run-1', seenAt: '2024-01-01T00:00:00.000Z' };
@@ -15,16 +15,9 @@ const raw = (sell_mode: string, start = '2021-06-30T21:00:00'): RawEvent => ({
 });
 
 function opFor(r: RawEvent): WriteOp {
-  const result = normaliseEvent('primary', r);
-  if (result.ok) return { kind: 'event', event: result.event };
-  if (!result.identity) throw new Error('no identity');
-  return {
-    kind: 'rejected',
-    identity: result.identity,
-    reason: result.reason,
-    detail: result.detail,
-    online: r.sell_mode === 'online',
-  };
+  const op = writeOpOf(r, normaliseEvent('primary', r));
+  if (!op) throw new Error('no identity');
+  return op;
 }
 
 describe('buildEventUpdate (the bulk update that needs no script)', () => {

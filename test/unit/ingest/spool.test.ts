@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { normaliseEvent, type RawEvent } from '../../../src/domain/event.js';
 import { readSpool, writeSpool } from '../../../src/ingest/spool.js';
-import type { WriteOp } from '../../../src/ingest/operations.js';
+import { writeOpOf, type WriteOp } from '../../../src/ingest/operations.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -25,16 +25,9 @@ const raw = (base: number, start = '2021-06-30T21:00:00'): RawEvent => ({
 });
 
 function opFor(r: RawEvent): WriteOp {
-  const result = normaliseEvent('primary', r);
-  if (result.ok) return { kind: 'event', event: result.event };
-  if (!result.identity) throw new Error('no identity');
-  return {
-    kind: 'rejected',
-    identity: result.identity,
-    reason: result.reason,
-    detail: result.detail,
-    online: true,
-  };
+  const op = writeOpOf(r, normaliseEvent('primary', r));
+  if (!op) throw new Error('no identity');
+  return op;
 }
 
 async function collect(file: string): Promise<WriteOp[]> {
