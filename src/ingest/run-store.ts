@@ -19,3 +19,15 @@ export function createRunStore(client: Client, prefix: string): RunStore {
     },
   };
 }
+
+/** The counts of a run that has not read anything yet. */
+export function emptyRunCounts(): RunDocument['counts'] {
+  return {
+    base_events_read: 0,
+    events_read: 0,
+    events_upserted: 0,
+    events_rejected: 0,
+    bulk_failures: 0,
+    rejected_by_reason: {},
+  };
+}

@@ -21,7 +21,7 @@ import { withSpan } from '../observability/spans.js';
 import { normaliseEvent, type RejectionReason } from '../domain/event.js';
 import type { Logger } from '../observability/logger.js';
 import type { RunDocument } from '../store/indices.js';
-import type { RunStore } from './run-store.js';
+import { emptyRunCounts, type RunStore } from './run-store.js';
 import { writeOpOf, type WriteContext, type WriteOp } from './operations.js';
 import type { WriteStats } from './writer.js';
 import { FeedError } from './errors.js';
@@ -77,17 +77,6 @@ export interface RunResult {
   duplicates: number;
   unknownElements: Record<string, number>;
   bytes: number;
-}
-
-function emptyCounts(): RunDocument['counts'] {
-  return {
-    base_events_read: 0,
-    events_read: 0,
-    events_upserted: 0,
-    events_rejected: 0,
-    bulk_failures: 0,
-    rejected_by_reason: {},
-  };
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {
@@ -311,7 +300,7 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
   const started = now();
   const runId = deps.runId ?? randomUUID();
   const log = deps.logger.child({ run_id: runId, provider: deps.provider });
-  const counts = emptyCounts();
+  const counts = emptyRunCounts();
   const run: RunDocument = {
     run_id: runId,
     provider: deps.provider,

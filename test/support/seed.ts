@@ -12,7 +12,7 @@ import {
   type RawEvent,
 } from '../../src/domain/event.js';
 import { writeOpOf, type WriteOp } from '../../src/ingest/operations.js';
-import { createRunStore } from '../../src/ingest/run-store.js';
+import { createRunStore, emptyRunCounts } from '../../src/ingest/run-store.js';
 import { writeEvents } from '../../src/ingest/writer.js';
 import type { Client } from '../../src/store/client.js';
 import { bootstrapIndices, type IndexNames, type RunDocument } from '../../src/store/indices.js';
@@ -86,14 +86,7 @@ export async function seedRun(
     duration_ms: 0,
     outcome: 'succeeded',
     error: null,
-    counts: {
-      base_events_read: 0,
-      events_read: 0,
-      events_upserted: 0,
-      events_rejected: 0,
-      bulk_failures: 0,
-      rejected_by_reason: {},
-    },
+    counts: emptyRunCounts(),
     ...run,
   };
   await createRunStore(client, names.prefix).save(doc);
