@@ -50,17 +50,9 @@ def test_base_image_is_pinned_and_every_stage_uses_it():
     parser = DockerfileParser(path=str(DOCKERFILE))
     assert parser.baseimage is not None
     default = re.search(r"^ARG NODE_IMAGE=(\S+)$", DOCKERFILE.read_text(), re.M).group(1)
-    # Pinned: a digest, or a tag naming the Node major (never latest/lts/current or a bare name),
-    # and that major is the one the project pins in one place (package.json engines, and
-    # .node-version/.nvmrc when present), so the image runs the Node the tests ran.
-    match = re.fullmatch(r"node:(\d+)(?:\.\d+){0,2}(?:-[a-z0-9.-]+)?(?:@sha256:[0-9a-f]{64})?", default)
-    assert match, f"NODE_IMAGE {default!r} is not pinned to a Node version"
-    image_major = int(match.group(1))
-    engines = json.loads((ROOT / "package.json").read_text())["engines"]["node"]
-    assert image_major == int(re.search(r"\d+", engines).group(0)), (default, engines)
-    for pin in (ROOT / ".node-version", ROOT / ".nvmrc"):
-        if pin.exists():
-            assert image_major == int(re.search(r"\d+", pin.read_text()).group(0)), (default, pin)
+    # The image runs the exact Node.js that make test and make run use (.node-version).
+    node_version = (ROOT / ".node-version").read_text().strip()
+    assert default == f"node:{node_version}-bookworm-slim"
     for stage in stages():
         assert args_of(stage, "FROM")[0].split()[0] == "${NODE_IMAGE}"
 
@@ -146,7 +138,7 @@ def test_compose_services_wire_together():
     assert set(services) == {"elasticsearch", "bootstrap", "api", "ingester", "provider-sim", "prometheus",
                              "pushgateway", "grafana", "jaeger"}
     es = services["elasticsearch"]
-    assert es["image"] == "docker.elastic.co/elasticsearch/elasticsearch:8.19.9"
+    assert es["image"] == "docker.elastic.co/elasticsearch/elasticsearch:9.2.8"
     assert es["environment"]["discovery.type"] == "single-node"
     assert es["environment"]["xpack.security.enabled"] == "false"
     assert "/_cluster/health" in " ".join(es["healthcheck"]["test"])
