@@ -10,11 +10,11 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import { createIngestMetrics } from '../observability/metrics.js';
 import { flushSpans, withSpan } from '../observability/spans.js';
 import { createEsClient, type Client } from '../store/client.js';
-import { bootstrapIndices } from '../store/indices.js';
+import { bootstrapIndices, indexNames } from '../store/indices.js';
 import { httpFeedSource, redactUrl } from './feed-client.js';
 import { pushRunMetrics, recordRunMetrics } from './metrics.js';
 import { createRunStore } from './run-store.js';
-import { runIngest, type FeedSource, type RunResult } from './run.js';
+import { runIngest, type FeedSource, type RunDeps, type RunResult } from './run.js';
 import { writeEvents } from './writer.js';
 
 export interface IngestJobOptions {
@@ -93,6 +93,35 @@ function logSummary(logger: Logger, result: RunResult, rootSpan: Span): void {
   }
 }
 
+/**
+ * The run's ports as the job wires them: the bulk writer and the run store over `client`, and the
+ * provider's feed over HTTP (or `parts.source`, a test's bytes).
+ */
+export function ingestRunDeps(
+  client: Client,
+  env: IngestEnv,
+  parts: { logger: Logger; source?: FeedSource; signal?: AbortSignal },
+): RunDeps {
+  const alias = indexNames(env.ES_INDEX_PREFIX).eventsAlias;
+  return {
+    provider: env.PROVIDER_NAME,
+    providerUrl: redactUrl(env.PROVIDER_URL),
+    source: parts.source ?? providerFeed(env, parts.logger),
+    sink: (ops, context) =>
+      writeEvents(ops, {
+        client,
+        index: alias,
+        context,
+        flushBytes: env.INGEST_BULK_FLUSH_BYTES,
+        concurrency: env.INGEST_BULK_CONCURRENCY,
+      }),
+    runs: createRunStore(client, env.ES_INDEX_PREFIX),
+    logger: parts.logger,
+    spoolDir: env.INGEST_SPOOL_DIR,
+    signal: parts.signal,
+  };
+}
+
 export function createIngestJob(env: IngestEnv, opts: IngestJobOptions = {}) {
   const logger = opts.logger ?? createLogger({ name: 'ingest' });
   const providerUrl = redactUrl(env.PROVIDER_URL);
@@ -102,23 +131,7 @@ export function createIngestJob(env: IngestEnv, opts: IngestJobOptions = {}) {
       bootstrapIndices(client, env.ES_INDEX_PREFIX),
     );
     logger.info({ phase: 'bootstrap', alias: names.eventsAlias }, 'indices ready');
-    const result = await runIngest({
-      provider: env.PROVIDER_NAME,
-      providerUrl,
-      source: providerFeed(env, logger),
-      sink: (ops, context) =>
-        writeEvents(ops, {
-          client,
-          index: names.eventsAlias,
-          context,
-          flushBytes: env.INGEST_BULK_FLUSH_BYTES,
-          concurrency: env.INGEST_BULK_CONCURRENCY,
-        }),
-      runs: createRunStore(client, env.ES_INDEX_PREFIX),
-      logger,
-      spoolDir: env.INGEST_SPOOL_DIR,
-      signal: opts.signal,
-    });
+    const result = await runIngest(ingestRunDeps(client, env, { logger, signal: opts.signal }));
     await pushMetrics(env, logger, createIngestMetrics(), result);
     logSummary(logger, result, rootSpan);
     return result.ok ? 0 : 1;

@@ -5,9 +5,9 @@ import type { FeedSource, RunResult } from '../../../src/ingest/run.js';
 import { runIngest } from '../../../src/ingest/run.js';
 import { createLogger, type Logger } from '../../../src/observability/logger.js';
 import type { Client } from '../../../src/store/client.js';
-import { writeEvents } from '../../../src/ingest/writer.js';
+import { ingestEnv, parseEnv } from '../../../src/config.js';
+import { ingestRunDeps } from '../../../src/ingest/job.js';
 import { indexNames, type EventDocument } from '../../../src/store/indices.js';
-import { createRunStore } from '../../../src/ingest/run-store.js';
 
 export const fixture = (n: number): Buffer =>
   readFileSync(new URL(`../../fixtures/response_${n}.xml`, import.meta.url));
@@ -54,28 +54,22 @@ export interface IngestOptions {
   concurrency?: number;
 }
 
+/** One run of the real ingester's wiring (ingestRunDeps, as createIngestJob calls it) over `source`. */
 export async function ingest(
   client: Client,
   prefix: string,
   source: FeedSource,
   options: IngestOptions = {},
 ): Promise<RunResult> {
-  const names = indexNames(prefix);
-  return runIngest({
-    provider: options.provider ?? 'primary',
-    providerUrl: 'http://provider.test/feed',
-    source,
-    sink: (ops, context) =>
-      writeEvents(ops, {
-        client,
-        index: names.eventsAlias,
-        context,
-        flushBytes: options.flushBytes ?? 1_000,
-        concurrency: options.concurrency ?? 2,
-      }),
-    runs: createRunStore(client, prefix),
-    logger: options.logger ?? memoryLogger().logger,
+  const env = parseEnv(ingestEnv, {
+    PROVIDER_URL: 'http://provider.test/feed',
+    PROVIDER_NAME: options.provider ?? 'primary',
+    ES_INDEX_PREFIX: prefix,
+    INGEST_BULK_FLUSH_BYTES: String(options.flushBytes ?? 1_000),
+    INGEST_BULK_CONCURRENCY: String(options.concurrency ?? 2),
   });
+  const logger = options.logger ?? memoryLogger().logger;
+  return runIngest(ingestRunDeps(client, env, { logger, source }));
 }
 
 /** Every stored event by id, as stored (`_source`). */
