@@ -35,11 +35,11 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0
 WORKDIR /app
 # The image's `node` user (uid/gid 1000) runs everything; files stay owned by root, read-only.
-# openapi.yaml is served on /openapi.yaml (dist/api/app.js reads ../../openapi.yaml).
+# openapi.yaml is served on /openapi.yaml (dist/api/docs-page.js reads ../../openapi.yaml).
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json openapi.yaml ./
-# The provider simulator's default samples (dist/main/provider-sim.js reads ../../test/fixtures/).
+# The provider simulator's default samples (dist/sim/service.js reads ../../test/fixtures/).
 COPY test/fixtures ./test/fixtures
 USER 1000:1000
 EXPOSE 3000

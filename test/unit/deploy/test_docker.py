@@ -103,9 +103,9 @@ def test_every_copied_path_exists_and_is_in_the_build_context():
 
 def test_image_holds_what_the_processes_read_at_run_time():
     runtime_sources = " ".join(args_of(stages()[-1], "COPY"))
-    # dist/api/app.js reads ../../openapi.yaml; dist/main/provider-sim.js reads ../../test/fixtures/.
-    app = (ROOT / "src" / "api" / "app.ts").read_text()
-    sim = (ROOT / "src" / "main" / "provider-sim.ts").read_text()
+    # dist/api/docs-page.js reads ../../openapi.yaml; dist/sim/service.js reads ../../test/fixtures/.
+    app = (ROOT / "src" / "api" / "docs-page.ts").read_text()
+    sim = (ROOT / "src" / "sim" / "service.ts").read_text()
     assert "'../../openapi.yaml'" in app and "openapi.yaml" in runtime_sources
     assert "'../../test/fixtures/'" in sim and "test/fixtures ./test/fixtures" in runtime_sources
 
