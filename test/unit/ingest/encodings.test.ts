@@ -28,14 +28,8 @@ async function failure(bytes: Buffer): Promise<FeedError> {
 }
 
 describe('declared encodings', () => {
-  it.each([
-    ['ISO-8859-1', 'latin1'],
-    ['latin1', 'latin1'],
-    ['windows-1252', 'latin1'],
-  ] as const)('%s', async (name, nodeEncoding) => {
-    expect(await titles(Buffer.from(doc(name, 'Café Ñandú'), nodeEncoding))).toEqual([
-      'Café Ñandú',
-    ]);
+  it.each(['ISO-8859-1', 'latin1', 'windows-1252'])('%s', async (name) => {
+    expect(await titles(Buffer.from(doc(name, 'Café Ñandú'), 'latin1'))).toEqual(['Café Ñandú']);
   });
 
   it('windows-1252 bytes 0x80-0x9F are its printable characters (€, quotes)', async () => {
