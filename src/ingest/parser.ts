@@ -143,7 +143,9 @@ export function sniffEncoding(bytes: Uint8Array, final: boolean): FeedEncoding |
   const head = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     .subarray(0, DECLARATION_WINDOW)
     .toString('latin1');
-  if (!head.startsWith('<?xml')) return 'UTF-8';
+  if (!head.startsWith('<?xml')) {
+    return !final && head.length < 5 && '<?xml'.startsWith(head) ? null : 'UTF-8';
+  }
   const end = head.indexOf('?>');
   if (end < 0) {
     // A declaration not finished yet; one that never finishes is saxes' to report.
@@ -388,7 +390,7 @@ export class FeedParser {
       if (read !== null && read !== family) {
         fail(
           'encoding',
-          `the feed declares encoding ${JSON.stringify(declared)} but its byte order mark says ${encoding}`,
+          `the feed declares encoding ${JSON.stringify(declared)} but its first bytes (byte order mark or "<?") say ${encoding}`,
         );
       }
     };
@@ -423,8 +425,8 @@ export class FeedParser {
       if (text.length > 0) feed(text);
       while (ready.length > 0) yield ready.shift() as ParsedBaseEvent;
     }
-    const last = pending as Buffer | null;
-    const rest = (last ? decodeBytes(last, true) : '') + decode(undefined);
+    // Bytes still waiting for the encoding to be known (a very short body): decide now.
+    const rest = (pending ? decodeBytes(new Uint8Array(0), true) : '') + decode(undefined);
     if (rest.length > 0) feed(rest);
     if (!encodingChecked) checkEncoding();
     while (ready.length > 0) yield ready.shift() as ParsedBaseEvent;

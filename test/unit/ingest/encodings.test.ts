@@ -70,7 +70,10 @@ describe('declared encodings', () => {
       /declares encoding "UTF-16" but is written in 8-bit characters/,
     );
     expect((await failure(Buffer.from(`\uFEFF${doc('ISO-8859-1', 'X')}`, 'utf8'))).message).toBe(
-      'the feed declares encoding "ISO-8859-1" but its byte order mark says UTF-8',
+      'the feed declares encoding "ISO-8859-1" but its first bytes (byte order mark or "<?") say UTF-8',
+    );
+    expect((await failure(Buffer.from(doc('windows-1252', 'X'), 'utf16le'))).message).toMatch(
+      /declares encoding "windows-1252" but its first bytes .* say UTF-16LE$/,
     );
   });
 
@@ -84,12 +87,20 @@ describe('declared encodings', () => {
     );
   });
 
+  it('a body too short to tell its encoding is read once, as UTF-8', async () => {
+    for (const body of ['<a', '<?x']) {
+      expect((await failure(Buffer.from(body))).message).toContain(JSON.stringify(body));
+    }
+  });
+
   it('sniffEncoding waits for the end of the declaration, then decides', () => {
     expect(sniffEncoding(Buffer.from('<?xml version="1.0" enc'), false)).toBeNull();
     expect(sniffEncoding(Buffer.from('<?xml version="1.0" encoding="latin1"?>'), false)).toBe(
       'windows-1252',
     );
     expect(sniffEncoding(Buffer.from('<ev'), true)).toBe('UTF-8');
+    expect(sniffEncoding(Buffer.from('<?xm'), false)).toBeNull();
+    expect(sniffEncoding(Buffer.from('<eve'), false)).toBe('UTF-8');
     expect(encodingFamily('UTF8')).toBe('UTF-8');
     expect(encodingFamily('Shift_JIS')).toBeNull();
   });
