@@ -4,30 +4,13 @@
  * refused with the encoding named, and nothing is written.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import '../../support/promise-with-resolvers.js';
 import nock from 'nock';
 import { httpFeedSource } from '../../../src/ingest/feed-client.js';
 import type { IndexNames } from '../../../src/store/indices.js';
 import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
 import { allEvents, ingest } from '../ingest/support.js';
 import { bootstrap, feedXml, searchApi, titlesOf } from './support.js';
-
-// nock 15 intercepts fetch through @mswjs/interceptors, which calls Promise.withResolvers (Node
-// 22+); this project supports Node 20 (as in test/unit/ingest/feed-client.test.ts).
-if (!('withResolvers' in Promise)) {
-  Object.defineProperty(Promise, 'withResolvers', {
-    configurable: true,
-    writable: true,
-    value: <T>() => {
-      let resolve!: (value: T | PromiseLike<T>) => void;
-      let reject!: (reason?: unknown) => void;
-      const promise = new Promise<T>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      return { promise, resolve, reject };
-    },
-  });
-}
 
 const env = testStoreEnv('edge-encodings');
 const client = testClient(env);
