@@ -27,7 +27,10 @@ afterEach(() => {
 });
 
 afterAll(async () => {
+  // Restored, not only re-enabled: its interceptors would otherwise stay on fetch and sockets for
+  // the next test file in this worker.
   nock.enableNetConnect();
+  nock.restore();
   for (const prefix of prefixes) await dropPrefix(client, prefix);
   await client.close();
 });
