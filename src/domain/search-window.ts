@@ -141,8 +141,8 @@ function readBound(
  * Validates and normalises the window of a search query. Unknown parameters are ignored.
  *
  * @param zone the IANA zone provider times are in (`PROVIDER_TIMEZONE`), already validated.
- * @throws SearchWindowError for a malformed, empty or repeated bound, an invalid offset, or
- *   `starts_at` after `ends_at`.
+ * @throws SearchWindowError for a malformed, empty or repeated bound, an invalid offset, a bound
+ *   outside the years 0000-9999 in `zone`, or `starts_at` after `ends_at`.
  */
 export function parseSearchWindow(query: RawQuery, zone: string): SearchWindow {
   const start = readBound(query, 'starts_at', zone, true);
