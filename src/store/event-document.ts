@@ -12,6 +12,7 @@
  *   date, so it can never match a search.
  */
 import {
+  periodOf,
   toSummary,
   type EventIdentity,
   type NormalisedEvent,
@@ -54,7 +55,7 @@ export function acceptedEventUpdate(e: NormalisedEvent, seen: SeenBy): DocumentU
     organizer_company_id: e.organizer_company_id,
     starts_at: e.starts_at,
     ends_at: e.ends_at,
-    period: { gte: e.starts_at, lte: e.ends_at },
+    period: periodOf(e),
     sell_from: e.sell_from,
     sell_to: e.sell_to,
     sold_out: e.sold_out,
