@@ -126,16 +126,19 @@ interface Outcome {
 }
 
 /** `concurrency` keep-alive clients looping over `paths()` until stopped (or refused). */
-function load(paths: () => string, concurrency: number, pauseMs: number) {
+/** Concurrent clients; each request carries an X-Request-Id starting with `idPrefix`. */
+function load(paths: () => string, concurrency: number, pauseMs: number, idPrefix = 'load') {
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: concurrency });
   const outcomes: Outcome[] = [];
   let running = true;
+  let sent = 0;
   const workers = Array.from({ length: concurrency }, async () => {
     while (running) {
+      const headers = { 'x-request-id': `${idPrefix}-${sent++}` };
       const path = paths();
       const started = Date.now();
       try {
-        const res = await request(`${apiUrl}${path}`, { dispatcher: agent });
+        const res = await request(`${apiUrl}${path}`, { dispatcher: agent, headers });
         await res.body.text();
         const cache = res.headers['x-cache'];
         outcomes.push({
@@ -245,8 +248,9 @@ describe('SIGTERM while the API is under load', () => {
   it('answers every request it accepted, then exits 0 within the bound', async () => {
     // Half cached (instant), half uncached (an Elasticsearch query in flight).
     let n = 0;
-    const logFrom = api.output().length; // this test's request lines only
-    const traffic = load(() => (n++ % 2 === 0 ? CACHED : uncached()), 8, 0);
+    // This test's request lines only: its requests carry their own X-Request-Id prefix (a line of
+    // the previous test's traffic may still reach the log after this test starts).
+    const traffic = load(() => (n++ % 2 === 0 ? CACHED : uncached()), 8, 0, 'sigterm');
     await sleep(1_000);
     const exited = api.exited;
     const signalled = Date.now();
@@ -261,20 +265,23 @@ describe('SIGTERM while the API is under load', () => {
     // What the API says it answered (one log line per finished request)...
     const served = api
       .output()
-      .slice(logFrom)
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map(
         (line) =>
           JSON.parse(line) as {
             msg?: string;
+            req_id?: string;
             route?: string;
             status?: number;
             aborted?: boolean;
             time?: string;
           },
       )
-      .filter((line) => line.msg === 'request' && line.route === '/search');
+      .filter(
+        (line) =>
+          line.msg === 'request' && line.route === '/search' && line.req_id?.startsWith('sigterm-'),
+      );
     expect(served.length).toBeGreaterThan(20);
     expect(served.filter((r) => r.status !== 200 || r.aborted)).toEqual([]);
 
