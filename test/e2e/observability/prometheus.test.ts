@@ -24,6 +24,8 @@ import {
 import {
   ALERTS_PATH,
   alertQueries,
+  loadRecordingRules,
+  recordingQueries,
   dashboardQueries,
   exposedNames,
   loadAlerts,
@@ -258,9 +260,11 @@ describe('a real Prometheus scraping the API and the Pushgateway', () => {
   }, 40_000);
 
   it('runs every dashboard query and alert expression without error', async () => {
-    const queries = [...dashboardQueries(loadDashboard()), ...alertQueries(loadAlerts())].filter(
-      (q) => !q.expr.startsWith('label_values('),
-    );
+    const queries = [
+      ...dashboardQueries(loadDashboard()),
+      ...alertQueries(loadAlerts()),
+      ...recordingQueries(loadRecordingRules()),
+    ].filter((q) => !q.expr.startsWith('label_values('));
     const failures: { where: string; error?: string }[] = [];
     for (const q of queries) {
       const res = await promql(withVariables(q.expr));
