@@ -43,7 +43,7 @@ say() { printf '\033[1m[run]\033[0m %s\n' "$*" >&2; }
 
 # The processes' JSON log lines as "HH:MM:ss.l LEVEL (process): message {fields}".
 pretty_logs() {
-  node_modules/.bin/pino-pretty --colorize --translateTime 'SYS:HH:MM:ss.l' --ignore pid,hostname
+  node_modules/.bin/pino-pretty --colorize --translateTime 'SYS:HH:MM:ss.l' --singleLine --ignore pid,hostname,service,process
 }
 # Starts a process in the background (its logs prettified on a terminal); $! is its pid.
 spawn() {

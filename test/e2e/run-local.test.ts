@@ -3,7 +3,7 @@
  * answered, says when the first ingest finished, and Ctrl-C (SIGINT to its process group, as a
  * terminal sends it) stops everything it started.
  */
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { dropPrefix, testClient, testStoreEnv } from '../support/es.js';
 import { eventually, freePort, portOpen, start, type Proc } from '../support/processes.js';
@@ -66,7 +66,7 @@ describe('make run (scripts/run-local.sh)', () => {
     expect(Number(count)).toBeGreaterThanOrEqual(3);
     expect(proc.output().indexOf(RUNNING)).toBeLessThan(proc.output().search(FIRST_INGEST));
     // Not a terminal: the processes' log lines stay JSON.
-    expect(proc.output()).toMatch(/^\{"level":\d+,.*"name":"api"/m);
+    expect(proc.output()).toMatch(/^\{"level":"info",.*"name":"api"/m);
 
     const titles = await eventually(
       async () => {
@@ -95,12 +95,16 @@ describe('make run (scripts/run-local.sh)', () => {
     expect(stack.output()).toContain('nothing left running');
   }, 120_000);
 
-  it('never says it runs when the API does not answer /healthz, and stops everything', async () => {
+  it('never says it runs when the API does not answer /healthz, and stops everything (readable logs when asked)', async () => {
     const apiPort = await freePort();
     const simPort = await freePort();
     // Something that accepts connections on the API's port and never speaks HTTP: the API cannot
     // listen there, and /healthz never answers.
-    const squatter: Server = createServer(() => undefined);
+    const sockets = new Set<Socket>();
+    const squatter: Server = createServer((socket) => {
+      sockets.add(socket);
+      socket.resume(); // read (and drop) requests, so a client's close ends the socket
+    });
     await new Promise<void>((resolve) => squatter.listen(apiPort, '127.0.0.1', resolve));
     try {
       const failing = start('bash', ['scripts/run-local.sh'], {
@@ -110,6 +114,8 @@ describe('make run (scripts/run-local.sh)', () => {
         SIM_PORT: String(simPort),
         INGEST_INTERVAL: '60',
         HEALTH_TIMEOUT: '20',
+        // What a terminal gets: one readable line per record (time, level, process, message).
+        RUN_LOG_FORMAT: 'pretty',
       });
       const exit = await failing.exited;
       expect(exit.code).toBe(1);
@@ -118,6 +124,10 @@ describe('make run (scripts/run-local.sh)', () => {
         /the API (exited before answering|did not answer) \/healthz/,
       );
       expect(failing.output()).toContain('nothing left running');
+      expect(failing.output()).toMatch(
+        /^\[\d\d:\d\d:\d\d\.\d{3}\] \S*INFO\S* \(provider-sim\): \S*provider simulator listening/m,
+      );
+      expect(failing.output()).not.toMatch(/^\{"level"/m);
       await eventually(
         async () => (groupAlive(failing.child.pid as number) ? undefined : true),
         15_000,
@@ -125,6 +135,7 @@ describe('make run (scripts/run-local.sh)', () => {
       );
       expect(await portOpen(simPort)).toBe(false);
     } finally {
+      for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => squatter.close(() => resolve()));
     }
   }, 120_000);
