@@ -273,11 +273,13 @@ envFrom:
 {{- end }}
 
 {{/* Containers given as values, each with the chart's securityContext unless it sets its own.
-(list $ containers) */}}
+Values may use templates, e.g. image: '{{ include "event-search.image" . }}' for the release's
+image. (list $ containers) */}}
 {{- define "event-search.extraContainers" -}}
 {{- $root := index . 0 }}
 {{- range $c := index . 1 }}
-- {{- toYaml (merge (deepCopy $c) (dict "securityContext" $root.Values.securityContext)) | nindent 2 }}
+{{- $rendered := tpl (toYaml $c) $root | fromYaml }}
+- {{- toYaml (merge $rendered (dict "securityContext" $root.Values.securityContext)) | nindent 2 }}
 {{- end }}
 {{- end }}
 

@@ -39,10 +39,11 @@ def compose_model() -> dict:
     return json.loads(run(tool("deploy-check"), "compose-json", ROOT / "docker-compose.yml").stdout)
 
 
-def test_hadolint_passes():
+@pytest.mark.parametrize("dockerfile", [DOCKERFILE, ROOT / "Dockerfile.dev"], ids=lambda p: p.name)
+def test_hadolint_passes(dockerfile):
     hadolint = TOOLS / "venv" / "bin" / "hadolint"
     assert hadolint.exists(), "run `make deploy-tools`"
-    result = run(hadolint, "--no-color", DOCKERFILE, check=False)
+    result = run(hadolint, "--no-color", dockerfile, check=False)
     assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
 
 
