@@ -9,7 +9,7 @@
 PROMETHEUS_RULES := observability/prometheus/alerts.yml
 PROMETHEUS_RULE_TESTS := observability/prometheus/alerts.test.yml
 PROMETHEUS_TWO_RELEASES_TEST := observability/prometheus/alerts-two-releases.test.yml
-OBSERVABILITY_RENDER := python3 scripts/observability-render.py --helm .cache/tools/bin/helm
+OBSERVABILITY_RENDER := .cache/tools/venv/bin/python scripts/observability-render.py --helm .cache/tools/bin/helm
 PROMETHEUS_BINARIES := promtool prometheus prometheus-pushgateway
 
 EXTRA_TESTS += test-alerts

@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -527,7 +528,7 @@ def test_ingress_class_host_tls_and_rate_limit():
 def test_compose_copies_are_rendered_from_the_chart():
     """The chart is the source of the rules and the dashboard; observability/ holds copies for
     docker-compose, rendered by `make observability-render`."""
-    result = run("python3", ROOT / "scripts" / "observability-render.py", "--check", "--helm", tool("helm"), check=False)
+    result = run(sys.executable, ROOT / "scripts" / "observability-render.py", "--check", "--helm", tool("helm"), check=False)
     assert result.returncode == 0, result.stderr
 
 
@@ -676,6 +677,25 @@ def test_network_policy_admits_only_the_ingress_and_prometheus_namespaces():
         assert all(labels[k] in v for k, v in expr.items()), component
     for policy in policies.values():
         assert {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]} in policy["egress"]
+
+
+def test_chart_readme_documents_every_value(tmp_path):
+    script = ROOT / "scripts" / "chart-readme.py"
+    assert run(sys.executable, script, "--check", check=False).returncode == 0, "run `make chart-readme`"
+    readme = (CHART / "README.md").read_text()
+    for path in ("api.extraVolumes", "bootstrap.annotations", "metrics.alerts.highErrorRate.minRequestsPerSecond",
+                 "elasticsearch.ingester.existingSecret", "httpRoute.parentRefs", "securityContext"):
+        assert f"| `{path}` |" in readme, path
+    # A value without a comment fails the check, naming it...
+    values = (CHART / "values.yaml").read_text().replace("  replicaCount: 2\n", "  replicaCount: 2\n  undocumented: 1\n")
+    (tmp_path / "values.yaml").write_text(values)
+    result = run(sys.executable, script, "--check", "--values", tmp_path / "values.yaml", "--readme",
+                 CHART / "README.md", check=False)
+    assert result.returncode == 1 and "api.undocumented" in result.stderr, result.stderr
+    # ...and so does a stale README.
+    (tmp_path / "README.md").write_text(readme.replace("| `logLevel` |", "| `loglevel` |"))
+    stale = run(sys.executable, script, "--check", "--readme", tmp_path / "README.md", check=False)
+    assert stale.returncode == 1 and "stale" in stale.stderr
 
 
 def test_release_names_fit_kubernetes_limits():
