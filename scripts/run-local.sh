@@ -27,6 +27,8 @@ export ELASTICSEARCH_URL="${ELASTICSEARCH_URL:-http://127.0.0.1:$ES_PORT}"
 export PROVIDER_URL="${PROVIDER_URL:-http://127.0.0.1:$SIM_PORT/feed}"
 export OTEL_SDK_DISABLED="${OTEL_SDK_DISABLED:-true}"
 export ES_INDEX_PREFIX="${ES_INDEX_PREFIX:-events}"
+# The local node is a single node: no replica shards (the chart's default is 1).
+export ES_INDEX_REPLICAS="${ES_INDEX_REPLICAS:-0}"
 # Seconds the API has to answer /healthz before the script gives up.
 HEALTH_TIMEOUT="${HEALTH_TIMEOUT:-60}"
 RUN_LOG_FORMAT="${RUN_LOG_FORMAT:-auto}"
