@@ -11,7 +11,7 @@
 # handles SIGTERM; `docker run --init` or Kubernetes' shareProcessNamespace are not needed.
 # See docs/adr/0008-packaging.md.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:26.12.1-bookworm-slim
 
 # ---- build: every dependency, compile TypeScript to dist/ -------------------------------------
 FROM ${NODE_IMAGE} AS build

@@ -5,6 +5,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export ES_PORT ?= 9200
+# Every recipe runs on the Node.js LTS pinned in .node-version: scripts/node.sh prints the machine's
+# node directory when it is of that line, else installs the pinned binary into .cache once.
+NODE_BIN := $(shell bash scripts/node.sh bin)
+ifeq ($(NODE_BIN),)
+$(error no Node.js $(shell cat .node-version) for this project (see the message above))
+endif
+export PATH := $(NODE_BIN):$(PATH)
 EXTRA_TESTS :=
 # Tools the Node test suites need (installed by the project, e.g. a headless browser).
 TEST_TOOLS :=

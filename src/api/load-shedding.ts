@@ -17,7 +17,7 @@
  *
  * Probes and /metrics are never shed (the middleware is mounted on /search only).
  */
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Context, Middleware, Next } from 'koa';
 import { envelope } from './middleware.js';
 
@@ -38,7 +38,9 @@ export interface LoadShedderOptions {
 
 /** A LagSource over `monitorEventLoopDelay`: mean delay since the last read, reset at each read. */
 export function eventLoopDelaySource(resolutionMs = 10): LagSource & { close: () => void } {
-  const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: resolutionMs });
+  const histogram: ReturnType<typeof monitorEventLoopDelay> = monitorEventLoopDelay({
+    resolution: resolutionMs,
+  });
   histogram.enable();
   const read = () => {
     // No sample yet (the loop was blocked for the whole interval): the mean is NaN.

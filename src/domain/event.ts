@@ -62,7 +62,8 @@ export interface NormalisedEvent {
   organizer_company_id: string | null;
   /** Venue-local wall-clock time, `YYYY-MM-DDTHH:mm:ss`, no offset. */
   starts_at: LocalDateTime;
-  ends_at: LocalDateTime;
+  /** Null for an open-ended event: the feed gave no `event_end_date` (docs/adr/0002-*.md). */
+  ends_at: LocalDateTime | null;
   sell_from: LocalDateTime | null;
   sell_to: LocalDateTime | null;
   sold_out: boolean;
@@ -114,6 +115,53 @@ export function eventId(provider: string, baseEventId: string, eventIdValue: str
 const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 const DECIMAL = /^\s*-?\d+(\.\d+)?\s*$/;
 const INTEGER = /^\s*-?\d+\s*$/;
+
+/**
+ * The largest price accepted, in the feed's currency unit (docs/adr/0002-*.md). With at most
+ * `MAX_PRICE_DECIMALS` decimals an accepted price has at most 13 significant digits, so the double
+ * stored and served prints back as the same decimal value the provider sent (a double keeps 15).
+ */
+export const MAX_PRICE = 1_000_000_000;
+/** Most digits after the decimal point in a price (3-decimal currencies included). */
+export const MAX_PRICE_DECIMALS = 4;
+/**
+ * The largest capacity accepted, for one zone and for an event's total: 2^53 - 1, the largest
+ * integer a JSON number (a double) holds exactly; stored as `long`.
+ */
+export const MAX_CAPACITY = Number.MAX_SAFE_INTEGER;
+
+/** A checked number, or why it was refused (`why` is empty when the text is not a number at all). */
+export type NumberCheck = { ok: true; value: number } | { ok: false; why: string };
+
+/**
+ * A zone's price: a non-negative decimal (`20`, `20.5`, `20.50`) of at most `MAX_PRICE_DECIMALS`
+ * decimals, no larger than `MAX_PRICE`. Anything else, however many digits it has, is refused
+ * before it can become `Infinity` or lose precision.
+ */
+export function checkPrice(value: string | undefined): NumberCheck {
+  if (value === undefined || !DECIMAL.test(value)) return { ok: false, why: '' };
+  const text = value.trim();
+  const price = Number(text);
+  if (price < 0) return { ok: false, why: 'is negative' };
+  const decimals = text.split('.')[1]?.length ?? 0;
+  if (decimals > MAX_PRICE_DECIMALS) {
+    return { ok: false, why: `has more than ${MAX_PRICE_DECIMALS} decimals` };
+  }
+  // Also refuses Infinity (a 1 followed by 400 zeros).
+  if (!(price <= MAX_PRICE)) return { ok: false, why: `is above the maximum ${MAX_PRICE}` };
+  return { ok: true, value: price };
+}
+
+/** A zone's capacity: a non-negative integer no larger than `MAX_CAPACITY`. */
+export function checkCapacity(value: string | undefined): NumberCheck {
+  if (value === undefined || !INTEGER.test(value)) return { ok: false, why: '' };
+  const text = value.trim();
+  // Compared as a BigInt: a Number would round a value just above 2^53 - 1 down onto it.
+  const big = BigInt(text);
+  if (big < 0n) return { ok: false, why: 'is negative' };
+  if (big > BigInt(MAX_CAPACITY)) return { ok: false, why: `is above the maximum ${MAX_CAPACITY}` };
+  return { ok: true, value: Number(big) };
+}
 
 function reject(
   reason: RejectionReason,
@@ -170,7 +218,6 @@ export function normaliseEvent(provider: string, raw: RawEvent): NormaliseResult
   }
 
   const starts = parseLocalDateTime(raw.event_start_date);
-  const ends = parseLocalDateTime(raw.event_end_date);
   if (!starts) {
     return reject(
       'invalid_date',
@@ -178,14 +225,17 @@ export function normaliseEvent(provider: string, raw: RawEvent): NormaliseResult
       identity,
     );
   }
-  if (!ends) {
+  // No end (the attribute missing or empty): an open-ended event, kept with a null end.
+  const openEnded = raw.event_end_date === undefined || raw.event_end_date.trim() === '';
+  const ends = openEnded ? null : parseLocalDateTime(raw.event_end_date);
+  if (!openEnded && !ends) {
     return reject(
       'invalid_date',
       `${where}: event_end_date ${JSON.stringify(raw.event_end_date)} is not a valid date-time`,
       identity,
     );
   }
-  if (ends < starts) {
+  if (ends !== null && ends < starts) {
     return reject(
       'end_before_start',
       `${where}: ends (${ends}) before it starts (${starts})`,
@@ -198,40 +248,34 @@ export function normaliseEvent(provider: string, raw: RawEvent): NormaliseResult
   let max: number | null = null;
   let available = 0;
   for (const zone of raw.zones) {
-    if (zone.price === undefined || !DECIMAL.test(zone.price)) {
+    const price = checkPrice(zone.price);
+    if (!price.ok) {
       return reject(
         'invalid_price',
-        `${where}: zone ${zone.zone_id ?? '?'} has price ${JSON.stringify(zone.price)}`,
+        `${where}: zone ${zone.zone_id ?? '?'} has price ${JSON.stringify(zone.price)}${price.why && `, which ${price.why}`}`,
         identity,
       );
     }
-    if (zone.capacity === undefined || !INTEGER.test(zone.capacity)) {
+    const capacity = checkCapacity(zone.capacity);
+    if (!capacity.ok) {
       return reject(
         'invalid_capacity',
-        `${where}: zone ${zone.zone_id ?? '?'} has capacity ${JSON.stringify(zone.capacity)}`,
+        `${where}: zone ${zone.zone_id ?? '?'} has capacity ${JSON.stringify(zone.capacity)}${capacity.why && `, which ${capacity.why}`}`,
         identity,
       );
     }
-    const price = Number(zone.price);
-    const capacity = Number(zone.capacity);
-    if (price < 0) {
-      return reject(
-        'invalid_price',
-        `${where}: zone ${zone.zone_id ?? '?'} has a negative price ${zone.price}`,
-        identity,
-      );
-    }
-    if (capacity < 0) {
+    if (capacity.value <= 0 || soldOut) continue;
+    available += capacity.value;
+    // Exact while it stays a safe integer; past that the sum is at least 2^53, so this catches it.
+    if (available > MAX_CAPACITY) {
       return reject(
         'invalid_capacity',
-        `${where}: zone ${zone.zone_id ?? '?'} has a negative capacity ${zone.capacity}`,
+        `${where}: the zones' capacities add up to more than the maximum ${MAX_CAPACITY}`,
         identity,
       );
     }
-    if (capacity <= 0 || soldOut) continue;
-    available += capacity;
-    min = min === null ? price : Math.min(min, price);
-    max = max === null ? price : Math.max(max, price);
+    min = min === null ? price.value : Math.min(min, price.value);
+    max = max === null ? price.value : Math.max(max, price.value);
   }
 
   return {
@@ -264,9 +308,21 @@ export function toSummary(event: NormalisedEvent): EventSummary {
     title: event.title,
     start_date: event.starts_at.slice(0, 10),
     start_time: event.starts_at.slice(11, 19),
-    end_date: event.ends_at.slice(0, 10),
-    end_time: event.ends_at.slice(11, 19),
+    end_date: event.ends_at?.slice(0, 10) ?? null,
+    end_time: event.ends_at?.slice(11, 19) ?? null,
     min_price: event.min_price,
     max_price: event.max_price,
   };
+}
+
+/**
+ * The stored `period` of an event: `[starts_at, ends_at]`, with a null upper bound (unbounded) for
+ * an open-ended event. The null is written explicitly so that a partial update replaces the end an
+ * earlier feed gave (a missing key would keep it).
+ */
+export function periodOf(event: NormalisedEvent): {
+  gte: LocalDateTime;
+  lte: LocalDateTime | null;
+} {
+  return { gte: event.starts_at, lte: event.ends_at };
 }

@@ -51,7 +51,19 @@ const RFC3339 =
 /** Zone names that mean UTC itself (the default `PROVIDER_TIMEZONE`). */
 const UTC_ZONES = new Set(['UTC', 'Etc/UTC', 'Etc/GMT', 'GMT', 'Z', 'utc']);
 
-export type QueryInstantError = 'malformed' | 'invalid_offset';
+export type QueryInstantError = 'malformed' | 'invalid_offset' | 'out_of_range';
+
+/**
+ * A venue-local time this service can store, compare and query: a four-digit year, 0000 to 9999
+ * (docs/adr/0004-time-zones-and-range-semantics.md). An instant near either end can fall outside
+ * once converted into the provider's zone (`9999-12-31T23:59:59-23:59` is in the year 10000).
+ */
+const REPRESENTABLE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/;
+
+/** True when `local` is a wall-clock time of the years 0000-9999 written `YYYY-MM-DDTHH:mm:ss`. */
+export function isRepresentable(local: string): local is LocalDateTime {
+  return REPRESENTABLE.test(local);
+}
 
 /**
  * Converts a query bound into venue-local wall-clock time in `zone`.
@@ -78,11 +90,13 @@ export function toVenueLocal(
     // The common case needs no time-zone database: the instant's UTC wall-clock is the answer.
     const ms = Date.parse(iso);
     if (!Number.isNaN(ms) && (fraction === undefined || fraction.length <= 4)) {
-      return { ok: true, local: new Date(ms).toISOString().slice(0, 19) as LocalDateTime };
+      // Years past 9999 come out as `+010000-...`, before 0000 as `-000001-...`.
+      const local = new Date(ms).toISOString().slice(0, 19);
+      return isRepresentable(local) ? { ok: true, local } : { ok: false, error: 'out_of_range' };
     }
   }
   const instant = DateTime.fromISO(iso, { setZone: true });
   if (!instant.isValid) return { ok: false, error: 'malformed' };
-  const local = instant.setZone(zone);
-  return { ok: true, local: local.toFormat("yyyy-MM-dd'T'HH:mm:ss") as LocalDateTime };
+  const local = instant.setZone(zone).toFormat("yyyy-MM-dd'T'HH:mm:ss");
+  return isRepresentable(local) ? { ok: true, local } : { ok: false, error: 'out_of_range' };
 }

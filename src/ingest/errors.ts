@@ -28,7 +28,10 @@ export type FeedErrorCode =
   | 'doctype'
   /** A size or depth limit that protects the ingester from a hostile feed. */
   | 'limit'
-  /** Bytes that are not valid UTF-8, or a declared encoding other than UTF-8. */
+  /**
+   * Bytes that are not valid in the feed's encoding, a declared encoding that is not read (see
+   * parser.ts), or a declaration that contradicts the byte order mark.
+   */
   | 'encoding'
   /** Well-formed XML that is not an `<eventList>`. */
   | 'structure'

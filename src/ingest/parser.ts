@@ -7,10 +7,16 @@
  * soon as it closes, and the next bytes are only read when the consumer asks for the next base
  * event. Memory is bounded by one base event plus one slice, whatever the size of the feed.
  *
+ * The bytes are decoded as the document says (docs/adr/0002-ever-online-and-rejected-events.md):
+ * a byte order mark, else the XML declaration's `encoding`, else UTF-8. UTF-8 (and US-ASCII),
+ * UTF-16, ISO-8859-1 and windows-1252 are read; any other declared encoding is refused, named.
+ *
  * A hostile or broken feed is refused with a precise `FeedError`: a DOCTYPE (entity declarations:
- * billion laughs, XXE), over-long tokens, attributes or nesting, bad UTF-8, an HTML page, an empty
- * body, malformed or truncated XML. Unknown elements are skipped (with their content) and counted.
+ * billion laughs, XXE), over-long tokens, attributes or nesting, bytes that are not valid in the
+ * feed's encoding, an HTML page, an empty body, malformed or truncated XML. Unknown elements are
+ * skipped (with their content) and counted.
  */
+import { TextDecoder } from 'node:util';
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
 import type { RawEvent, RawZone } from '../domain/event.js';
 import { FeedError, type FeedErrorCode } from './errors.js';
@@ -82,6 +88,82 @@ function pick<K extends string>(
   return out;
 }
 
+/** The decoders this parser uses; ISO-8859-1 is read as windows-1252 (see `encodingFamily`). */
+export type FeedEncoding = 'UTF-8' | 'UTF-16LE' | 'UTF-16BE' | 'windows-1252';
+
+/** Encodings a feed may declare, as the refusal of any other names them. */
+export const SUPPORTED_ENCODINGS = 'UTF-8 (or US-ASCII), UTF-16, ISO-8859-1 and windows-1252';
+
+/** How far into an ASCII-compatible document the XML declaration's end is looked for. */
+const DECLARATION_WINDOW = 1024;
+
+/**
+ * The family of a declared encoding name, or null when this parser does not read it. ISO-8859-1
+ * (and its aliases) is read as windows-1252, as the WHATWG Encoding Standard (and so Node's
+ * TextDecoder) does: they differ only on 0x80-0x9F, control characters in ISO-8859-1 that no feed
+ * means, printable (`€`, `‘`...) in windows-1252.
+ */
+export function encodingFamily(declared: string): 'UTF-8' | 'UTF-16' | 'windows-1252' | null {
+  const name = declared.trim().toLowerCase();
+  if (/^(utf-?8|us-ascii|ascii)$/.test(name)) return 'UTF-8';
+  if (/^(utf-?16|utf-?16le|utf-?16be)$/.test(name)) return 'UTF-16';
+  if (
+    /^(iso[-_]?8859-1|iso_8859-1:1987|latin-?1|l1|cp819|ibm819|windows-1252|cp1252)$/.test(name)
+  ) {
+    return 'windows-1252';
+  }
+  return null;
+}
+
+const DECLARED_ENCODING = /^\uFEFF?<\?xml\s[^>]*?\bencoding\s*=\s*(["'])([^"']*)\1/;
+
+function unsupported(declared: string): FeedError {
+  return new FeedError(
+    'encoding',
+    `the feed declares encoding ${JSON.stringify(declared)}, which is not supported; supported: ${SUPPORTED_ENCODINGS}`,
+  );
+}
+
+/**
+ * Chooses the decoder of a byte stream from its first bytes (XML 1.0, appendix F): a byte order
+ * mark, the UTF-16 form of `<?`, else the declaration (ASCII in every encoding read here) of an
+ * ASCII-compatible document. Null: more bytes are needed to tell (never when `final`).
+ *
+ * @throws FeedError `encoding` for a declared encoding that is not read, or UTF-16 declared over
+ *   8-bit bytes.
+ */
+export function sniffEncoding(bytes: Uint8Array, final: boolean): FeedEncoding | null {
+  const [b0, b1, b2, b3] = bytes;
+  if (bytes.length < 4 && !final) return null;
+  if (b0 === 0xef && b1 === 0xbb && b2 === 0xbf) return 'UTF-8';
+  if (b0 === 0xff && b1 === 0xfe) return 'UTF-16LE';
+  if (b0 === 0xfe && b1 === 0xff) return 'UTF-16BE';
+  if (b0 === 0x3c && b1 === 0x00 && b2 === 0x3f && b3 === 0x00) return 'UTF-16LE';
+  if (b0 === 0x00 && b1 === 0x3c && b2 === 0x00 && b3 === 0x3f) return 'UTF-16BE';
+  const head = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    .subarray(0, DECLARATION_WINDOW)
+    .toString('latin1');
+  if (!head.startsWith('<?xml')) {
+    return !final && head.length < 5 && '<?xml'.startsWith(head) ? null : 'UTF-8';
+  }
+  const end = head.indexOf('?>');
+  if (end < 0) {
+    // A declaration not finished yet; one that never finishes is saxes' to report.
+    return final || bytes.length >= DECLARATION_WINDOW ? 'UTF-8' : null;
+  }
+  const declared = DECLARED_ENCODING.exec(head.slice(0, end + 2))?.[2];
+  if (declared === undefined) return 'UTF-8';
+  const family = encodingFamily(declared);
+  if (family === null) throw unsupported(declared);
+  if (family === 'UTF-16') {
+    throw new FeedError(
+      'encoding',
+      `the feed declares encoding ${JSON.stringify(declared)} but is written in 8-bit characters (no UTF-16 byte order mark)`,
+    );
+  }
+  return family;
+}
+
 function looksLikeHtml(head: string): boolean {
   return /^\s*(<\?xml[^>]*\?>\s*)?(<!--[\s\S]*?-->\s*)*<(!doctype\s+html|html[\s>])/i.test(head);
 }
@@ -114,7 +196,6 @@ export class FeedParser {
     const limits = this.limits;
     const stats = this.stats;
     const parser = new SaxesParser({ position: true, xmlns: false });
-    const decoder = new TextDecoder('utf-8', { fatal: true });
     const ready: ParsedBaseEvent[] = [];
 
     /** Element names from the root down to the current element. */
@@ -265,15 +346,51 @@ export class FeedParser {
       }
     });
 
+    /** The decoder of a byte stream, chosen from its first bytes (`sniffEncoding`). */
+    let decoder: TextDecoder | null = null;
+    let encoding: FeedEncoding | null = null;
+    /** Bytes received before the decoder could be chosen. */
+    let pending: Buffer | null = null;
+    const decode = (bytes: Uint8Array | undefined): string => {
+      try {
+        return decoder ? decoder.decode(bytes, { stream: bytes !== undefined }) : '';
+      } catch {
+        return fail(
+          'encoding',
+          bytes === undefined
+            ? `the feed ends in the middle of a ${encoding} character`
+            : `the feed is not valid ${encoding} (near byte ${stats.bytes})`,
+        );
+      }
+    };
+    /** Decodes `chunk`, or keeps it until the first bytes tell the encoding. */
+    const decodeBytes = (chunk: Uint8Array, final: boolean): string => {
+      if (decoder) return decode(chunk);
+      const bytes: Buffer = pending ? Buffer.concat([pending, chunk]) : Buffer.from(chunk);
+      const chosen = sniffEncoding(bytes, final);
+      if (chosen === null) {
+        pending = bytes;
+        return '';
+      }
+      pending = null;
+      encoding = chosen;
+      decoder = new TextDecoder(chosen, { fatal: true });
+      return decode(bytes);
+    };
+
     let encodingChecked = false;
+    /** The declaration read from the decoded text: supported, and agreeing with the bytes. */
     const checkEncoding = () => {
       encodingChecked = true;
-      const decl = /^\uFEFF?<\?xml\s[^>]*?\bencoding\s*=\s*(["'])([^"']*)\1/.exec(head);
-      const encoding = decl?.[2];
-      if (encoding !== undefined && !/^(utf-?8|us-ascii|ascii)$/i.test(encoding)) {
+      const declared = DECLARED_ENCODING.exec(head)?.[2];
+      if (declared === undefined) return;
+      const family = encodingFamily(declared);
+      if (family === null) throw unsupported(declared);
+      const read = encoding === 'UTF-16LE' || encoding === 'UTF-16BE' ? 'UTF-16' : encoding;
+      if (read !== null && read !== family) {
         fail(
           'encoding',
-          `the feed declares encoding ${JSON.stringify(encoding)}; only UTF-8 is supported`,
+          `the feed declares encoding ${JSON.stringify(declared)} but its first bytes (byte order mark or "<?") say ${encoding}`,
         );
       }
     };
@@ -303,23 +420,13 @@ export class FeedParser {
         text = chunk;
       } else {
         stats.bytes += chunk.byteLength;
-        try {
-          text = decoder.decode(chunk, { stream: true });
-        } catch {
-          fail('encoding', `the feed is not valid UTF-8 (near byte ${stats.bytes})`);
-          return;
-        }
+        text = decodeBytes(chunk, false);
       }
       if (text.length > 0) feed(text);
       while (ready.length > 0) yield ready.shift() as ParsedBaseEvent;
     }
-    let rest: string;
-    try {
-      rest = decoder.decode();
-    } catch {
-      fail('encoding', `the feed ends in the middle of a UTF-8 character`);
-      return;
-    }
+    // Bytes still waiting for the encoding to be known (a very short body): decide now.
+    const rest = (pending ? decodeBytes(new Uint8Array(0), true) : '') + decode(undefined);
     if (rest.length > 0) feed(rest);
     if (!encodingChecked) checkEncoding();
     while (ready.length > 0) yield ready.shift() as ParsedBaseEvent;

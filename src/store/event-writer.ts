@@ -15,6 +15,7 @@
 import type { estypes } from '@elastic/elasticsearch';
 import type { Client } from './client.js';
 import {
+  periodOf,
   toSummary,
   type EventIdentity,
   type NormalisedEvent,
@@ -66,7 +67,7 @@ export function buildEventUpdate(
       organizer_company_id: e.organizer_company_id,
       starts_at: e.starts_at,
       ends_at: e.ends_at,
-      period: { gte: e.starts_at, lte: e.ends_at },
+      period: periodOf(e),
       sell_from: e.sell_from,
       sell_to: e.sell_to,
       sold_out: e.sold_out,

@@ -13,8 +13,11 @@ import type { Client } from './client.js';
 import type { EventSummary, SellMode } from '../domain/event.js';
 import type { RejectionReason } from '../domain/event.js';
 
-/** Bump when the events mapping changes incompatibly; bootstrap then creates the new index. */
-export const EVENTS_MAPPING_VERSION = 1;
+/**
+ * Bump when the events mapping changes incompatibly; bootstrap then creates the new index.
+ * 2: `available_capacity` is a `long` (capacities up to 2^53 - 1; docs/adr/0002-*.md).
+ */
+export const EVENTS_MAPPING_VERSION = 2;
 
 export interface IndexNames {
   prefix: string;
@@ -50,9 +53,13 @@ export interface EventDocument {
   organizer_company_id?: string | null;
   /** Venue-local wall-clock, stored without offset (Elasticsearch reads it as UTC; only order matters). */
   starts_at?: string;
-  ends_at?: string;
-  /** [starts_at, ends_at]: the field search windows query with relation `within`. */
-  period?: { gte: string; lte: string };
+  /** Null for an open-ended event (no end in the feed). */
+  ends_at?: string | null;
+  /**
+   * [starts_at, ends_at]: the field search windows query with relation `within`. `lte` is null
+   * (unbounded) for an open-ended event.
+   */
+  period?: { gte: string; lte: string | null };
   sell_from?: string | null;
   sell_to?: string | null;
   sold_out?: boolean;
@@ -124,7 +131,8 @@ export const eventsMappings: estypes.MappingTypeMapping = {
     min_price: { type: 'double' },
     max_price: { type: 'double' },
     zone_count: { type: 'integer' },
-    available_capacity: { type: 'integer' },
+    // Up to 2^53 - 1 (MAX_CAPACITY): an `integer` would refuse anything past 2^31 - 1.
+    available_capacity: { type: 'long' },
     summary: { type: 'object', enabled: false },
     first_seen_at: { type: 'date' },
     last_seen_at: { type: 'date' },

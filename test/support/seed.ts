@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import {
   eventId,
   normaliseEvent,
+  periodOf,
   toSummary,
   type EventSummary,
   type RawEvent,
@@ -56,7 +57,7 @@ export function eventDocument(raw: RawEvent, opts: DocumentOptions = {}): EventD
   return {
     ...event,
     ever_online: (opts.wasOnline ?? false) || event.sell_mode === 'online',
-    period: { gte: event.starts_at, lte: event.ends_at },
+    period: periodOf(event),
     summary: toSummary(event),
     first_seen_at: at,
     last_seen_at: at,

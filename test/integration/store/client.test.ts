@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { dropPrefix, serverVersion, testClient, testStoreEnv } from '../../support/es.js';
 
@@ -10,11 +11,20 @@ afterAll(async () => {
 });
 
 describe('Elasticsearch client factory (live node)', () => {
-  it('talks to a live Elasticsearch 8.x node', async () => {
+  it("talks to a live Elasticsearch of the client's major, at or above its minor (ADR 0010)", async () => {
     const version = await serverVersion(client);
     // Printed on purpose: the test log shows which server the suite really ran against.
     console.info(`connected to Elasticsearch ${version} at ${env.ELASTICSEARCH_URL}`);
-    expect(version).toMatch(/^8\.\d+\.\d+/);
+    const clientVersion = (
+      JSON.parse(readFileSync('node_modules/@elastic/elasticsearch/package.json', 'utf8')) as {
+        version: string;
+      }
+    ).version;
+    const [serverMajor, serverMinor] = version.split('.').map(Number);
+    const [clientMajor, clientMinor] = clientVersion.split('.').map(Number);
+    expect(serverMajor).toBe(9);
+    expect(serverMajor).toBe(clientMajor);
+    expect(serverMinor).toBeGreaterThanOrEqual(clientMinor ?? Infinity);
   });
 
   it('round-trips a document: create index, index, search, delete', async () => {

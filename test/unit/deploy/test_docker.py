@@ -51,7 +51,9 @@ def test_base_image_is_pinned_and_every_stage_uses_it():
     parser = DockerfileParser(path=str(DOCKERFILE))
     assert parser.baseimage is not None
     default = re.search(r"^ARG NODE_IMAGE=(\S+)$", DOCKERFILE.read_text(), re.M).group(1)
-    assert default == "node:20-bookworm-slim"
+    # The image runs the exact Node.js that make test and make run use (.node-version).
+    node_version = (ROOT / ".node-version").read_text().strip()
+    assert default == f"node:{node_version}-bookworm-slim"
     for stage in stages():
         assert args_of(stage, "FROM")[0].split()[0] == "${NODE_IMAGE}"
 
@@ -137,7 +139,7 @@ def test_compose_services_wire_together():
     assert set(services) == {"elasticsearch", "bootstrap", "api", "ingester", "provider-sim", "prometheus",
                              "pushgateway", "grafana", "jaeger"}
     es = services["elasticsearch"]
-    assert es["image"] == "docker.elastic.co/elasticsearch/elasticsearch:8.19.9"
+    assert es["image"] == "docker.elastic.co/elasticsearch/elasticsearch:9.2.8"
     assert es["environment"]["discovery.type"] == "single-node"
     assert es["environment"]["xpack.security.enabled"] == "false"
     assert "/_cluster/health" in " ".join(es["healthcheck"]["test"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -152,6 +153,9 @@ def test_dev_sync_profile_syncs_dist_into_a_restarting_api():
     # writable by the user the pod runs as; its build context admits dist/.
     text = (ROOT / dockerfile).read_text()
     assert "COPY --chown=1000:1000 dist ./dist" in text and "USER 1000:1000" in text
+    image = re.compile(r"^ARG NODE_IMAGE=(\S+)$", re.M)
+    assert image.search(text).group(1) == image.search((ROOT / "Dockerfile").read_text()).group(1), \
+        "the dev image runs the same Node.js as the production image"
     ignore = (ROOT / f"{dockerfile}.dockerignore").read_text().splitlines()
     assert "!dist/" in ignore and "*" in ignore
     # The API restarts when a synced file changes; the root filesystem lets the sync write.

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import '../../support/promise-with-resolvers.js';
 import nock from 'nock';
 import { FeedError, FeedHttpError } from '../../../src/ingest/errors.js';
 import {
@@ -8,24 +9,6 @@ import {
   redactUrl,
   type FeedClientOptions,
 } from '../../../src/ingest/feed-client.js';
-
-// nock 15 intercepts fetch through @mswjs/interceptors 0.44, which calls Promise.withResolvers
-// (Node 22+). This project supports Node 20, so the test provides it when missing.
-if (!('withResolvers' in Promise)) {
-  Object.defineProperty(Promise, 'withResolvers', {
-    configurable: true,
-    writable: true,
-    value: <T>() => {
-      let resolve!: (value: T | PromiseLike<T>) => void;
-      let reject!: (reason?: unknown) => void;
-      const promise = new Promise<T>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      return { promise, resolve, reject };
-    },
-  });
-}
 
 const HOST = 'http://provider.test';
 const URL_ = `${HOST}/feed`;

@@ -281,11 +281,12 @@ describe('FeedParser refuses bad bodies with a precise error', () => {
     expect(f.message).toMatch(/^the feed is not valid UTF-8 \(near byte \d+\)$/);
   });
 
-  it('a declared encoding other than UTF-8', async () => {
-    const f = await failure('<?xml version="1.0" encoding="ISO-8859-1"?><eventList/>');
+  it('a declared encoding it does not read (see encodings.test.ts for those it reads)', async () => {
+    const f = await failure('<?xml version="1.0" encoding="Shift_JIS"?><eventList/>');
     expect(f).toEqual({
       code: 'encoding',
-      message: 'the feed declares encoding "ISO-8859-1"; only UTF-8 is supported',
+      message:
+        'the feed declares encoding "Shift_JIS", which is not supported; supported: UTF-8 (or US-ASCII), UTF-16, ISO-8859-1 and windows-1252',
     });
   });
 
