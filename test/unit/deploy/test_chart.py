@@ -24,7 +24,7 @@ from conftest import (CHART, K8S_VERSIONS, RELEASE, ROOT, TOOLS, VALUES_SETS, he
 FULL = VALUES_SETS["full-values"]
 EXTENSIONS = VALUES_SETS["extensions-values"]
 CRD_KINDS = ("ServiceMonitor", "PrometheusRule")
-# Gateway API objects: no schema in kubernetes-validate; test_http_route checks their shape.
+# Gateway API objects: no schema in kubernetes-validate; the CRD validators check them.
 SKIPPED_KINDS = (*CRD_KINDS, "HTTPRoute")
 CHART_DASHBOARD = CHART / "files" / "event-search.json"
 # The chart's own containers (the others come from values: sidecars, initContainers).
@@ -66,22 +66,26 @@ def test_every_rendered_object_is_valid_kubernetes(values, kube_version, tmp_pat
     summary = report["summary"]
     crds = [o for o in objects if o["kind"] in SKIPPED_KINDS]
     assert summary["valid"] == len(objects) - len(crds), summary
-    # Only the operator's CRDs (test_operator_objects validates them) and the Gateway API route
-    # (test_http_route) are skipped here.
+    # Only the operator's CRDs and the Gateway API route are skipped here; the validators generated
+    # from their CRDs check them (test_operator_objects_match_their_crds).
     assert summary["skipped"] == len(crds), summary
 
 
-def test_operator_objects_match_their_crds(tmp_path):
+@pytest.mark.parametrize("values", ["full-values", "extensions-values"])
+def test_operator_objects_match_their_crds(values, tmp_path):
     rendered = tmp_path / "rendered.yaml"
-    rendered.write_text(helm_template_text(FULL).stdout)
-    kinds = sorted(o["kind"] for o in render(FULL) if o["kind"] in CRD_KINDS)
+    rendered.write_text(helm_template_text(VALUES_SETS[values]).stdout)
+    kinds = sorted(o["kind"] for o in render(VALUES_SETS[values]) if o["kind"] in CRD_KINDS)
     assert kinds == sorted(CRD_KINDS)
     # Unknown fields and wrong types: the operator's Go API types, strictly.
     strict = run(tool("deploy-check"), "operator", rendered)
     assert strict.stdout.count(" valid") == 2, strict.stdout
-    # Types, required fields, enums and patterns: validators generated from the CRD schemas.
+    # Types, required fields, enums and patterns: validators generated from the CRD schemas (the
+    # Gateway API's HTTPRoute too, when rendered).
+    routes = [o for o in render(VALUES_SETS[values]) if o["kind"] == "HTTPRoute"]
+    assert len(routes) == (values == "extensions-values")
     crd = run("node", ROOT / "scripts" / "k8s-crd-validate.mjs", rendered, env={**os.environ, "TOOLS_DIR": str(TOOLS)})
-    assert crd.stdout.count(" valid") == 2, crd.stdout
+    assert crd.stdout.count(" valid") == 2 + len(routes), crd.stdout
 
 
 def test_the_crd_validators_catch_mistakes(tmp_path):
@@ -91,12 +95,16 @@ def test_the_crd_validators_catch_mistakes(tmp_path):
     sm["spec"]["endpoints"][0]["intervall"] = "15s"  # unknown field
     rule = next(o for o in objects if o["kind"] == "PrometheusRule")
     rule["spec"]["groups"][0]["rules"][0]["for"] = "five minutes"  # not a duration
+    route = only(render(EXTENSIONS), "HTTPRoute")
+    route["spec"]["rules"][0]["matches"][0]["path"]["type"] = "Glob"  # not an allowed match type
+    objects.append(route)
     broken.write_text(yaml.safe_dump_all(objects))
     strict = run(tool("deploy-check"), "operator", broken, check=False)
     assert strict.returncode != 0 and 'unknown field "intervall"' in strict.stderr, strict.stderr
     crd = run("node", ROOT / "scripts" / "k8s-crd-validate.mjs", broken, check=False,
               env={**os.environ, "TOOLS_DIR": str(TOOLS)})
     assert crd.returncode != 0 and "PrometheusRule" in crd.stderr and "INVALID" in crd.stderr, crd.stderr
+    assert "HTTPRoute" in crd.stderr and "INVALID" in crd.stderr, crd.stderr
 
 
 @pytest.mark.parametrize("setting, message", [
