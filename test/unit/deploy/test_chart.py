@@ -658,6 +658,17 @@ def test_one_latency_objective_for_the_alert_k6_and_the_docs():
         assert not re.search(r"objective[^.]*\b20 ms|\b20 ms objective", text), doc
 
 
+def test_loadtest_readme_and_makefile_agree():
+    """Every variable loadtest/README.md passes to `make loadtest` is one mk/loadtest.mk reads."""
+    readme = (ROOT / "loadtest" / "README.md").read_text()
+    makefile = (ROOT / "mk" / "loadtest.mk").read_text()
+    used = {v for line in re.findall(r"^make loadtest.*$", readme, re.M) for v in re.findall(r"(?<!-e )\b([A-Z][A-Z0-9_]+)=", line)}
+    assert {"K6_SCRIPT", "K6_ARGS"} <= used
+    defined = set(re.findall(r"^([A-Z][A-Z0-9_]+) \?=", makefile, re.M))
+    assert used <= defined, used - defined
+    assert "$(K6_ARGS)" in makefile
+
+
 def test_network_policy_admits_only_the_ingress_and_prometheus_namespaces():
     default = {p["metadata"]["name"]: p["spec"] for p in render() if p["kind"] == "NetworkPolicy"}
     assert default, "on by default"
