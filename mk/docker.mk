@@ -7,9 +7,9 @@ EXTRA_TESTS += docker-test
 
 .PHONY: up down docker-test
 
-up: ## Build the image and start the whole stack with Docker Compose (API on :3000, Grafana on :3001)
+up: ## Build the image and start the whole stack with Docker Compose, waiting until it is healthy (API on :3000, Grafana on :3001)
 	@test -n "$(COMPOSE)" || { echo "make up needs Docker with compose (or use: make run)"; exit 1; }
-	$(COMPOSE) up --build --detach
+	$(COMPOSE) up --build --wait
 	@echo "API http://localhost:3000/search  docs http://localhost:3000/docs  Grafana http://localhost:3001"
 	@echo "Prometheus http://localhost:9090  Jaeger http://localhost:16686  stop with: make down"
 

@@ -9,14 +9,14 @@ DEPLOY_PYTEST := PYTHONDONTWRITEBYTECODE=1 $(DEPLOY_VENV)/bin/pytest -q -p no:ca
 
 EXTRA_TESTS += kubernetes-test
 
-.PHONY: deploy-tools chart-sync kubernetes-test
+.PHONY: deploy-tools kubernetes-test chart-readme
 
 deploy-tools: ## Install helm, kubeconform, hadolint, schemas into .cache/tools (once; minutes the first time)
 	bash scripts/k8s-tools.sh
 
-chart-sync: ## Copy the Grafana dashboard and the alert rules into the Helm chart (commit the copies)
-	cp observability/grafana/dashboards/event-search.json charts/event-search/files/event-search.json
-	cp observability/prometheus/alerts.yml charts/event-search/files/alerts.yml
+chart-readme: deploy-tools ## Regenerate charts/event-search/README.md from the comments of values.yaml
+	$(DEPLOY_VENV)/bin/python scripts/chart-readme.py
 
 kubernetes-test: build deploy-tools ## Validate the Helm chart, k8s/ and skaffold.yaml offline (no cluster needed)
+	$(DEPLOY_VENV)/bin/python scripts/chart-readme.py --check
 	$(DEPLOY_PYTEST) test/unit/deploy/test_chart.py test/unit/deploy/test_k8s.py

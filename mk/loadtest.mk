@@ -2,6 +2,8 @@
 K6 := $(CURDIR)/.cache/tools/bin/k6
 BASE_URL ?= http://127.0.0.1:3000
 K6_SCRIPT ?= smoke
+# More k6 options, e.g. K6_ARGS="-e PEAK_RATE=1000 -e HOLD=20s" (loadtest/README.md).
+K6_ARGS ?=
 
 .PHONY: k6 loadtest
 $(K6):
@@ -10,5 +12,5 @@ $(K6):
 
 k6: $(K6) ## Build k6 (once; cached in .cache/tools/bin)
 
-loadtest: $(K6) ## Run a k6 scenario against BASE_URL (K6_SCRIPT=smoke|peak|soak; default smoke)
-	$(K6) run -e BASE_URL=$(BASE_URL) loadtest/$(K6_SCRIPT).js
+loadtest: $(K6) ## Run a k6 scenario against BASE_URL (K6_SCRIPT=smoke|peak|soak; default smoke; K6_ARGS=...)
+	$(K6) run -e BASE_URL=$(BASE_URL) $(K6_ARGS) loadtest/$(K6_SCRIPT).js

@@ -103,7 +103,11 @@ download_zip() {
     sleep 3
     kill -0 "$pid" 2>/dev/null || break
     size="$(find "$artifact_dir" "$dl" -maxdepth 1 -name "elasticsearch-$ES_VERSION*" -type f -printf '%s\n' 2>/dev/null | sort -n | tail -n 1 || true)"
-    log "downloading: $(( ${size:-0} / 1048576 )) MB of ~100 MB ($((SECONDS - started)) s)"
+    if [[ -z "$size" ]]; then
+      log "downloading: Maven is resolving its plugin and the artifact ($((SECONDS - started)) s)"
+    else
+      log "downloading: $((size / 1048576)) MB of ~100 MB ($((SECONDS - started)) s)"
+    fi
   done
   wait "$pid" ||
     { tail -n 20 "$dl/mvn.log" >&2; die "could not download Elasticsearch $ES_VERSION through Maven (see above)"; }

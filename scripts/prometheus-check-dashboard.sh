@@ -11,16 +11,17 @@ command -v promtool >/dev/null || { echo "promtool is missing: run 'make prometh
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-# Panel targets (rows may nest panels) as recording rules; expressions are emitted as JSON strings,
-# which are valid YAML double-quoted scalars.
+# Panel targets (rows may nest panels) and annotation queries as recording rules; expressions are
+# emitted as JSON strings, which are valid YAML double-quoted scalars.
 jq -r '
-  [.panels[] | ., (.panels // [])[]] | map(select(.type != "row")) as $panels
+  . as $d | [.panels[] | ., (.panels // [])[]] | map(select(.type != "row")) as $panels
+  | ([$panels[] | .targets // [] | .[] | .expr] + [$d.annotations.list[] | .expr // empty]) as $exprs
   | "groups:", "  - name: dashboard", "    rules:",
-    ($panels | to_entries[] | .key as $i | .value.targets // [] | to_entries[]
-      | "      - record: dashboard_panel_\($i)_\(.key)",
-        "        expr: \(.value.expr
+    ($exprs | to_entries[]
+      | "      - record: dashboard_query_\(.key)",
+        "        expr: \(.value
             | gsub("\\$__rate_interval"; "5m") | gsub("\\$__interval"; "1m")
-            | gsub("\\$route"; ".*") | tojson)")
+            | gsub("\\$(route|namespace|job|pod|ingest_job|cronjob)\\b"; ".*") | tojson)")
 ' "$DASHBOARD" > "$tmp/dashboard-rules.yml"
 
 count="$(grep -c 'record:' "$tmp/dashboard-rules.yml" || true)"

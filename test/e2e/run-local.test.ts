@@ -1,12 +1,16 @@
 /**
- * `make run`'s script: it brings the stack up with data flowing, and Ctrl-C (SIGINT to its process
- * group, as a terminal sends it) stops everything it started.
+ * `make run`'s script: it brings the stack up with data flowing, says it runs only once /healthz
+ * answered, says when the first ingest finished, and Ctrl-C (SIGINT to its process group, as a
+ * terminal sends it) stops everything it started.
  */
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { dropPrefix, testClient, testStoreEnv } from '../support/es.js';
 import { eventually, freePort, portOpen, start, type Proc } from '../support/processes.js';
 
 const store = testStoreEnv('e2e-run');
+const RUNNING = 'event-search is running (/healthz answered)';
+const FIRST_INGEST = /first ingest run finished: the index holds (\d+) events/;
 const client = testClient(store);
 let stack: Proc | undefined;
 
@@ -44,6 +48,25 @@ describe('make run (scripts/run-local.sh)', () => {
       FRESHNESS_POLL_MS: '200',
     });
     const pgid = stack.child.pid as number;
+    const proc = stack;
+
+    // The healthy message, and when it is there, /healthz answers.
+    await eventually(
+      async () => (proc.output().includes(RUNNING) ? true : undefined),
+      60_000,
+      `the script to say it runs\n${proc.output()}`,
+    );
+    expect((await fetch(`http://127.0.0.1:${apiPort}/healthz`)).status).toBe(200);
+    // Then the first ingest run, with what the index holds (the simulator's sample events).
+    const count = await eventually(
+      async () => FIRST_INGEST.exec(proc.output())?.[1],
+      60_000,
+      `the first-ingest line\n${proc.output()}`,
+    );
+    expect(Number(count)).toBeGreaterThanOrEqual(3);
+    expect(proc.output().indexOf(RUNNING)).toBeLessThan(proc.output().search(FIRST_INGEST));
+    // Not a terminal: the processes' log lines stay JSON.
+    expect(proc.output()).toMatch(/^\{"level":"info",.*"name":"api"/m);
 
     const titles = await eventually(
       async () => {
@@ -70,5 +93,50 @@ describe('make run (scripts/run-local.sh)', () => {
     expect(await portOpen(apiPort)).toBe(false);
     expect(await portOpen(simPort)).toBe(false);
     expect(stack.output()).toContain('nothing left running');
+  }, 120_000);
+
+  it('never says it runs when the API does not answer /healthz, and stops everything (readable logs when asked)', async () => {
+    const apiPort = await freePort();
+    const simPort = await freePort();
+    // Something that accepts connections on the API's port and never speaks HTTP: the API cannot
+    // listen there, and /healthz never answers.
+    const sockets = new Set<Socket>();
+    const squatter: Server = createServer((socket) => {
+      sockets.add(socket);
+      socket.resume(); // read (and drop) requests, so a client's close ends the socket
+    });
+    await new Promise<void>((resolve) => squatter.listen(apiPort, '127.0.0.1', resolve));
+    try {
+      const failing = start('bash', ['scripts/run-local.sh'], {
+        ELASTICSEARCH_URL: store.ELASTICSEARCH_URL,
+        ES_INDEX_PREFIX: store.ES_INDEX_PREFIX,
+        PORT: String(apiPort),
+        SIM_PORT: String(simPort),
+        INGEST_INTERVAL: '60',
+        HEALTH_TIMEOUT: '20',
+        // What a terminal gets: one readable line per record (time, level, process, message).
+        RUN_LOG_FORMAT: 'pretty',
+      });
+      const exit = await failing.exited;
+      expect(exit.code).toBe(1);
+      expect(failing.output()).not.toContain('is running');
+      expect(failing.output()).toMatch(
+        /the API (exited before answering|did not answer) \/healthz/,
+      );
+      expect(failing.output()).toContain('nothing left running');
+      expect(failing.output()).toMatch(
+        /^\[\d\d:\d\d:\d\d\.\d{3}\] \S*INFO\S* \(provider-sim\): \S*provider simulator listening/m,
+      );
+      expect(failing.output()).not.toMatch(/^\{"level"/m);
+      await eventually(
+        async () => (groupAlive(failing.child.pid as number) ? undefined : true),
+        15_000,
+        'every process of the stack to exit',
+      );
+      expect(await portOpen(simPort)).toBe(false);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    }
   }, 120_000);
 });

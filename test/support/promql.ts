@@ -23,6 +23,10 @@ export interface Dashboard {
   panels: Panel[];
   templating: { list: { name: string; type: string; query: unknown; definition?: string }[] };
 }
+export interface RecordingRule {
+  record: string;
+  expr: string;
+}
 export interface AlertRule {
   alert: string;
   expr: string;
@@ -35,10 +39,28 @@ export function loadDashboard(): Dashboard {
   return JSON.parse(readRepoFile(DASHBOARD_PATH)) as Dashboard;
 }
 
-export function loadAlerts(): AlertRule[] {
-  const rules = parse(readRepoFile(ALERTS_PATH)) as { groups: { rules: AlertRule[] }[] };
+function loadRules(): (AlertRule | RecordingRule)[] {
+  const rules = parse(readRepoFile(ALERTS_PATH)) as {
+    groups: { rules: (AlertRule | RecordingRule)[] }[];
+  };
   return rules.groups.flatMap((g) => g.rules);
 }
+
+/** The alerting rules of alerts.yml (rendered from the Helm chart: `make observability-render`). */
+export function loadAlerts(): AlertRule[] {
+  return loadRules().filter((r): r is AlertRule => 'alert' in r);
+}
+
+/** The recording rules of alerts.yml: the RED series the alerts read. */
+export function loadRecordingRules(): RecordingRule[] {
+  return loadRules().filter((r): r is RecordingRule => 'record' in r);
+}
+
+/**
+ * Series of Kubernetes' own exporters the dashboard reads (kube-state-metrics, cAdvisor): they
+ * exist in a cluster, not in this service's scrape.
+ */
+export const KUBERNETES_SERIES = /^(kube_|container_)/;
 
 /** Every panel but the row headers (rows may also nest panels). */
 export function dashboardPanels(dashboard: Dashboard): Panel[] {
@@ -67,12 +89,16 @@ export function alertQueries(alerts: AlertRule[]): Query[] {
   return alerts.map((r) => ({ where: `alert ${r.alert}`, expr: r.expr }));
 }
 
+export function recordingQueries(rules: RecordingRule[]): Query[] {
+  return rules.map((r) => ({ where: `record ${r.record}`, expr: r.expr }));
+}
+
 /** What Grafana could put in place of the dashboard's variables, to run a query elsewhere. */
 export function withVariables(expr: string): string {
   return expr
     .replaceAll('$__rate_interval', '1m')
     .replaceAll('$__interval', '15s')
-    .replaceAll('$route', '.*');
+    .replace(/\$(route|namespace|job|pod|ingest_job|cronjob)\b/g, '.*');
 }
 
 const GROUPING = ['by', 'without', 'on', 'ignoring', 'group_left', 'group_right'];
@@ -84,7 +110,7 @@ const OPERATORS = new Set([...GROUPING, 'and', 'or', 'unless', 'bool', 'offset']
  * `label_values(metric, label)`, only the metric.
  */
 export function metricNames(expr: string): string[] {
-  const labelValues = /^\s*label_values\(\s*([A-Za-z_:][\w:]*)\s*,/.exec(expr);
+  const labelValues = /^\s*label_values\(\s*([A-Za-z_:][\w:]*)\s*(?:\{[^}]*\})?\s*,/.exec(expr);
   if (labelValues) return [labelValues[1] as string];
   const stripped = expr
     .replace(/"(?:[^"\\]|\\.)*"/g, '""')
@@ -99,10 +125,20 @@ export function metricNames(expr: string): string[] {
   return names;
 }
 
-/** Every metric name the dashboard and the alert rules use, with where each use is. */
+/**
+ * Every metric name the dashboard and the rules use, with where each use is; the series the
+ * recording rules make and Kubernetes' own series are left out (they are not this service's).
+ */
 export function usedMetricNames(): { where: string; name: string }[] {
-  return [...dashboardQueries(loadDashboard()), ...alertQueries(loadAlerts())].flatMap(
-    ({ where, expr }) => metricNames(expr).map((name) => ({ where, name })),
+  const recorded = new Set(loadRecordingRules().map((r) => r.record));
+  return [
+    ...dashboardQueries(loadDashboard()),
+    ...alertQueries(loadAlerts()),
+    ...recordingQueries(loadRecordingRules()),
+  ].flatMap(({ where, expr }) =>
+    metricNames(expr)
+      .filter((name) => !recorded.has(name) && !KUBERNETES_SERIES.test(name))
+      .map((name) => ({ where, name })),
   );
 }
 

@@ -72,21 +72,32 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 {{- end }}
 
-{{/* The Secret the chart creates for credentials and the CA, when it creates one. */}}
-{{- define "event-search.esSecretName" -}}
-{{- include "event-search.componentName" (list . "es") }}
+{{/* The three credential roles, in the order the chart renders them. */}}
+{{- define "event-search.roles" -}}api ingester bootstrap{{- end }}
+
+{{/* The Secret the chart creates for a role's credential (and the CA PEM): (list $ "api"). */}}
+{{- define "event-search.roleSecretName" -}}
+{{- include "event-search.componentName" (list (index . 0) (printf "es-%s" (index . 1))) }}
 {{- end }}
 
-{{- define "event-search.createEsSecret" -}}
-{{- $es := .Values.elasticsearch }}
-{{- if or $es.apiKey $es.username $es.password $es.caCert.pem }}true{{- end }}
+{{/* The Secret a role's credential is read from: its existingSecret, or the chart's. */}}
+{{- define "event-search.credentialSecret" -}}
+{{- $root := index . 0 }}{{- $role := index . 1 }}
+{{- $cred := index $root.Values.elasticsearch $role }}
+{{- $cred.existingSecret | default (include "event-search.roleSecretName" .) }}
 {{- end }}
 
-{{/* Where the CA file comes from: "" (none), or the name of the Secret that holds it. */}}
+{{/* "true" when the chart creates the role's Secret (no existingSecret for it). */}}
+{{- define "event-search.createRoleSecret" -}}
+{{- if not (index (index . 0).Values.elasticsearch (index . 1)).existingSecret }}true{{- end }}
+{{- end }}
+
+{{/* Where the CA file comes from: "" (none), or the name of the Secret that holds it. (list $ role) */}}
 {{- define "event-search.caSecretName" -}}
-{{- $ca := .Values.elasticsearch.caCert }}
+{{- $root := index . 0 }}
+{{- $ca := $root.Values.elasticsearch.caCert }}
 {{- if $ca.existingSecret }}{{ $ca.existingSecret }}
-{{- else if $ca.pem }}{{ include "event-search.esSecretName" . }}
+{{- else if $ca.pem }}{{ include "event-search.roleSecretName" . }}
 {{- end }}
 {{- end }}
 
@@ -101,14 +112,14 @@ Consistency checks the schema cannot express; they stop the render with a precis
 */}}
 {{- define "event-search.validate" -}}
 {{- $es := .Values.elasticsearch }}
-{{- if and $es.existingSecret (or $es.apiKey $es.username $es.password) }}
-{{- fail "elasticsearch: set either existingSecret or apiKey/username/password, not both" }}
+{{- range $role := splitList " " (include "event-search.roles" .) }}
+{{- $cred := index $es $role }}
+{{- if and $cred.existingSecret (or $cred.apiKey $cred.username $cred.password) }}
+{{- fail (printf "elasticsearch.%s: set either existingSecret or apiKey/username/password, not both" $role) }}
 {{- end }}
-{{- if and (not $es.url) (not $es.existingSecret) }}
-{{- fail "elasticsearch.url is empty and no elasticsearch.existingSecret holds it: set one" }}
+{{- if and $cred.username (not $cred.password) }}
+{{- fail (printf "elasticsearch.%s.username is set without elasticsearch.%s.password" $role $role) }}
 {{- end }}
-{{- if and $es.username (not $es.password) }}
-{{- fail "elasticsearch.username is set without elasticsearch.password" }}
 {{- end }}
 {{- if and $es.caCert.pem $es.caCert.existingSecret }}
 {{- fail "elasticsearch.caCert: set either pem or existingSecret, not both" }}
@@ -131,50 +142,45 @@ Consistency checks the schema cannot express; they stop the render with a precis
 {{- if and .Values.ingress.enabled .Values.ingress.tls.enabled (not .Values.ingress.tls.secretName) }}
 {{- fail "ingress.tls.secretName is required when ingress.tls.enabled" }}
 {{- end }}
+{{- if and .Values.httpRoute.enabled (not .Values.httpRoute.parentRefs) }}
+{{- fail "httpRoute.parentRefs is required when httpRoute.enabled" }}
+{{- end }}
 {{- if and .Values.otel.enabled (not .Values.otel.endpoint) }}
 {{- fail "otel.endpoint is required when otel.enabled" }}
 {{- end }}
 {{- end }}
 
 {{/*
-Environment every process shares: Elasticsearch connection, logging, tracing.
-(list $ "service-name" "name of the chart-created Secret to read")
+Environment every process shares: Elasticsearch connection and the role's credential, logging,
+tracing. (list $ "service-name" "role": api, ingester or bootstrap)
+The variable names are the same in every pod; only the Secret they come from differs.
 */}}
 {{- define "event-search.commonEnv" -}}
-{{- $root := index . 0 }}{{- $service := index . 1 }}{{- $chartSecret := index . 2 }}
+{{- $root := index . 0 }}{{- $service := index . 1 }}{{- $role := index . 2 }}
 {{- $es := $root.Values.elasticsearch -}}
 - name: ELASTICSEARCH_URL
 {{- if $es.url }}
   value: {{ $es.url | quote }}
-{{- else }}
+{{- else if $es.existingSecret }}
   valueFrom:
     secretKeyRef:
       name: {{ $es.existingSecret }}
       key: {{ $es.secretKeys.url }}
+{{- else }}
+  value: "http://elasticsearch:9200"
 {{- end }}
 - name: ES_INDEX_PREFIX
   value: {{ $es.indexPrefix | quote }}
-{{- if $es.existingSecret }}
+{{- $secret := include "event-search.credentialSecret" (list $root $role) }}
 {{- range $env, $key := dict "ES_API_KEY" $es.secretKeys.apiKey "ES_USERNAME" $es.secretKeys.username "ES_PASSWORD" $es.secretKeys.password }}
 - name: {{ $env }}
   valueFrom:
     secretKeyRef:
-      name: {{ $es.existingSecret }}
+      name: {{ $secret }}
       key: {{ $key }}
       optional: true
 {{- end }}
-{{- else }}
-{{- range $env, $set := dict "ES_API_KEY" (list $es.apiKey "api-key") "ES_USERNAME" (list $es.username "username") "ES_PASSWORD" (list $es.password "password") }}
-{{- if index $set 0 }}
-- name: {{ $env }}
-  valueFrom:
-    secretKeyRef:
-      name: {{ $chartSecret }}
-      key: {{ index $set 1 }}
-{{- end }}
-{{- end }}
-{{- end }}
-{{- if include "event-search.caSecretName" $root }}
+{{- if include "event-search.caSecretName" (list $root $role) }}
 - name: ES_CA_FILE
   value: {{ printf "%s/%s" (include "event-search.caMountPath" $root) (include "event-search.caKey" $root) | quote }}
 {{- end }}
@@ -212,31 +218,83 @@ Environment every process shares: Elasticsearch connection, logging, tracing.
 {{- end }}
 
 {{/*
-Volumes every pod has: a writable /tmp, the CA when there is one.
-(list $ sizeLimit "name of the chart-created Secret to read")
+Volumes every pod has: a writable /tmp, the CA when there is one, then the component's
+extraVolumes. (list $ sizeLimit role componentValues)
 */}}
 {{- define "event-search.volumes" -}}
-{{- $root := index . 0 }}{{- $chartSecret := index . 2 -}}
+{{- $root := index . 0 }}{{- $role := index . 2 }}{{- $values := index . 3 -}}
 - name: tmp
   emptyDir:
     sizeLimit: {{ index . 1 }}
-{{- if include "event-search.caSecretName" $root }}
+{{- with include "event-search.caSecretName" (list $root $role) }}
 - name: elasticsearch-ca
   secret:
-    secretName: {{ $root.Values.elasticsearch.caCert.existingSecret | default $chartSecret }}
+    secretName: {{ . }}
     items:
       - key: {{ include "event-search.caKey" $root }}
         path: {{ include "event-search.caKey" $root }}
 {{- end }}
+{{- with $values.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
+{{/* Mounts of the main container: /tmp, the CA, extraVolumeMounts. (list $ role componentValues) */}}
 {{- define "event-search.volumeMounts" -}}
+{{- $root := index . 0 }}{{- $values := index . 2 -}}
 - name: tmp
   mountPath: /tmp
-{{- if include "event-search.caSecretName" . }}
+{{- if include "event-search.caSecretName" (list $root (index . 1)) }}
 - name: elasticsearch-ca
-  mountPath: {{ include "event-search.caMountPath" . }}
+  mountPath: {{ include "event-search.caMountPath" $root }}
   readOnly: true
+{{- end }}
+{{- with $values.extraVolumeMounts }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The component's extra environment after the chart's: env map, extraEnv, then envFrom. */}}
+{{- define "event-search.extraEnv" -}}
+{{- with .env }}
+{{- include "event-search.envMap" . }}
+{{- end }}
+{{- with .extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* envFrom of the main container, when any: (componentValues), nindent'ed by the caller. */}}
+{{- define "event-search.envFrom" -}}
+{{- with .envFrom }}
+envFrom:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* Containers given as values, each with the chart's securityContext unless it sets its own.
+Values may use templates, e.g. image: '{{ include "event-search.image" . }}' for the release's
+image. (list $ containers) */}}
+{{- define "event-search.extraContainers" -}}
+{{- $root := index . 0 }}
+{{- range $c := index . 1 }}
+{{- $rendered := tpl (toYaml $c) $root | fromYaml }}
+- {{- toYaml (merge $rendered (dict "securityContext" $root.Values.securityContext)) | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* initContainers of a pod, when any: (list $ componentValues). */}}
+{{- define "event-search.initContainers" -}}
+{{- with (index . 1).initContainers }}
+initContainers:
+  {{- include "event-search.extraContainers" (list (index $ 0) .) | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* The sidecars, appended to a pod's containers list: (list $ componentValues). */}}
+{{- define "event-search.sidecars" -}}
+{{- with (index . 1).sidecars }}
+{{ include "event-search.extraContainers" (list (index $ 0) .) }}
 {{- end }}
 {{- end }}
 
@@ -251,20 +309,49 @@ securityContext:
   {{- toYaml .Values.podSecurityContext | nindent 2 }}
 {{- end }}
 
-{{- define "event-search.esSecretData" -}}
-{{- $es := .Values.elasticsearch }}
-{{- with $es.apiKey }}
+{{/* Data of a role's chart-created Secret: (list $ role). */}}
+{{- define "event-search.roleSecretData" -}}
+{{- $es := (index . 0).Values.elasticsearch }}
+{{- $cred := index $es (index . 1) }}
+{{- with $cred.apiKey }}
 api-key: {{ . | b64enc | quote }}
 {{- end }}
-{{- with $es.username }}
+{{- with $cred.username }}
 username: {{ . | b64enc | quote }}
 {{- end }}
-{{- with $es.password }}
+{{- with $cred.password }}
 password: {{ . | b64enc | quote }}
 {{- end }}
 {{- with $es.caCert.pem }}
 ca.crt: {{ . | b64enc | quote }}
 {{- end }}
+{{- end }}
+
+{{/* A role's chart-created Secret: (list $ role extraAnnotations). */}}
+{{- define "event-search.roleSecret" -}}
+{{- $root := index . 0 }}{{- $role := index . 1 }}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ include "event-search.roleSecretName" (list $root $role) }}
+  labels:
+    {{- include "event-search.componentLabels" (list $root $role) | nindent 4 }}
+  {{- with index . 2 }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+type: Opaque
+{{- with include "event-search.roleSecretData" (list $root $role) | trim }}
+data:
+  {{- . | nindent 2 }}
+{{- else }}
+data: {}
+{{- end }}
+{{- end }}
+
+{{/* The job label of the ingester's Pushgateway series (PUSHGATEWAY_JOB). */}}
+{{- define "event-search.ingestJob" -}}
+{{- .Values.metrics.ingestJob | default (printf "%s-%s-ingest" .Release.Namespace (include "event-search.fullname" .)) }}
 {{- end }}
 
 {{/* Egress allowed when networkPolicy.egress.enabled: DNS, then the configured rules. */}}
@@ -276,5 +363,17 @@ ca.crt: {{ . | b64enc | quote }}
       protocol: TCP
 {{- with .Values.networkPolicy.egress.rules }}
 {{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The routes the Ingress and the HTTPRoute expose (YAML list of path, pathType). */}}
+{{- define "event-search.publicRoutes" -}}
+- path: /search
+  pathType: Exact
+{{- if .Values.ingress.exposeDocs }}
+- path: /docs
+  pathType: Prefix
+- path: /openapi.yaml
+  pathType: Exact
 {{- end }}
 {{- end }}

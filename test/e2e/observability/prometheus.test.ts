@@ -24,6 +24,8 @@ import {
 import {
   ALERTS_PATH,
   alertQueries,
+  loadRecordingRules,
+  recordingQueries,
   dashboardQueries,
   exposedNames,
   loadAlerts,
@@ -154,7 +156,11 @@ beforeAll(async () => {
       global: { scrape_interval: '1s', evaluation_interval: '1s' },
       rule_files: [join(ROOT, ALERTS_PATH)],
       scrape_configs: [
-        { job_name: 'event-search-api', static_configs: [{ targets: [`127.0.0.1:${apiPort}`] }] },
+        // The labels the chart's rules select by, as compose's prometheus.yml gives them.
+        {
+          job_name: 'event-search-api',
+          static_configs: [{ targets: [`127.0.0.1:${apiPort}`], labels: { namespace: 'local' } }],
+        },
         {
           job_name: 'pushgateway',
           honor_labels: true,
@@ -258,9 +264,11 @@ describe('a real Prometheus scraping the API and the Pushgateway', () => {
   }, 40_000);
 
   it('runs every dashboard query and alert expression without error', async () => {
-    const queries = [...dashboardQueries(loadDashboard()), ...alertQueries(loadAlerts())].filter(
-      (q) => !q.expr.startsWith('label_values('),
-    );
+    const queries = [
+      ...dashboardQueries(loadDashboard()),
+      ...alertQueries(loadAlerts()),
+      ...recordingQueries(loadRecordingRules()),
+    ].filter((q) => !q.expr.startsWith('label_values('));
     const failures: { where: string; error?: string }[] = [];
     for (const q of queries) {
       const res = await promql(withVariables(q.expr));
@@ -269,6 +277,20 @@ describe('a real Prometheus scraping the API and the Pushgateway', () => {
     expect(queries.length).toBeGreaterThan(30);
     expect(failures).toEqual([]);
   });
+
+  it("records the release's RED series from the scrapes (the rules' scoping matches)", async () => {
+    const rate = await eventually(
+      async () => {
+        const res = await promql(
+          'event_search:http_requests:rate5m{namespace="local", job="event-search-api"}',
+        );
+        return res.data.result[0]?.value[1];
+      },
+      30_000,
+      'the recording rule event_search:http_requests:rate5m',
+    );
+    expect(Number(rate)).toBeGreaterThanOrEqual(0);
+  }, 40_000);
 
   it('loads the alert rules and evaluates each of them healthily', async () => {
     const names = loadAlerts().map((a) => a.alert);

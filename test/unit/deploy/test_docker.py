@@ -39,10 +39,11 @@ def compose_model() -> dict:
     return json.loads(run(tool("deploy-check"), "compose-json", ROOT / "docker-compose.yml").stdout)
 
 
-def test_hadolint_passes():
+@pytest.mark.parametrize("dockerfile", [DOCKERFILE, ROOT / "Dockerfile.dev"], ids=lambda p: p.name)
+def test_hadolint_passes(dockerfile):
     hadolint = TOOLS / "venv" / "bin" / "hadolint"
     assert hadolint.exists(), "run `make deploy-tools`"
-    result = run(hadolint, "--no-color", DOCKERFILE, check=False)
+    result = run(hadolint, "--no-color", dockerfile, check=False)
     assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
 
 
@@ -119,7 +120,7 @@ def test_compose_file_is_valid_for_compose():
     (("condition: service_healthy", "condition: service_happy"), "depends_on.elasticsearch.condition value must be one of"),
     (("      provider-sim:\n        condition: service_started", "      provider-simulator:\n        condition: service_started"),
      'depends on undefined service "provider-simulator"'),
-    (("- '9091:9091'", "- 'ninety:9091'"), "ninety"),
+    (("- '127.0.0.1:9091:9091'", "- '127.0.0.1:ninety:9091'"), "ninety"),
 ])
 def test_compose_refuses_what_compose_would_refuse(change, message):
     text = (ROOT / "docker-compose.yml").read_text()
@@ -161,6 +162,15 @@ def test_compose_services_wire_together():
     for name in ("bootstrap", "api", "ingester", "provider-sim"):
         script = next(a for a in services[name]["command"] if a.startswith("dist/main/"))
         assert (ROOT / script).is_file() and (ROOT / "src" / script[len("dist/"):]).with_suffix(".ts").is_file()
+
+
+def test_compose_publishes_ports_on_loopback_only():
+    """Elasticsearch without security, anonymous Grafana: nothing is published to the network."""
+    published = [(name, p) for name, svc in compose_model()["services"].items() for p in svc.get("ports", [])]
+    assert any(name == "elasticsearch" for name, _ in published)
+    assert [(name, p) for name, p in published if p.get("host_ip") != "127.0.0.1"] == []
+    makefile = (ROOT / "mk" / "docker.mk").read_text()
+    assert "up --build --wait" in makefile
 
 
 def test_prometheus_scrapes_the_api_and_loads_the_alerts():

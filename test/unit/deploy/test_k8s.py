@@ -1,6 +1,8 @@
 """k8s/ (what `skaffold dev` deploys besides the chart) and skaffold.yaml, validated offline."""
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -49,9 +51,11 @@ def test_dev_values_point_at_the_dev_dependencies():
         parsed = urlparse(url)
         assert parsed.hostname in svc, f"{url}: no Service {parsed.hostname} in k8s/"
         assert parsed.port in [p["port"] for p in svc[parsed.hostname]["spec"]["ports"]], url
-    # The chart's defaults are the same development endpoints.
+    # The chart's defaults are the same development endpoints (elasticsearch.url is empty by
+    # default so an existing Secret's URL wins; without one, the chart falls back to this URL).
     defaults = yaml.safe_load((CHART / "values.yaml").read_text())
-    assert defaults["elasticsearch"]["url"] == values["elasticsearch"]["url"]
+    assert defaults["elasticsearch"]["url"] == ""
+    assert values["elasticsearch"]["url"] in (CHART / "templates" / "_helpers.tpl").read_text()
     assert defaults["ingester"]["provider"]["url"] == values["ingester"]["provider"]["url"]
 
 
@@ -131,4 +135,36 @@ def test_prometheus_operator_profile_turns_on_the_operator_objects():
         set_values[parts[5]] = patch["value"]
     objects = render([CHART / "values-dev.yaml"], [f"{k}={str(v).lower()}" for k, v in set_values.items()
                                                    if k.startswith("metrics.")])
-    assert {"ServiceMonitor", "PrometheusRule"} <= {o["kind"] for o in objects}
+    operator_objects = [o for o in objects if o["kind"] in ("ServiceMonitor", "PrometheusRule")]
+    assert sorted(o["kind"] for o in operator_objects) == ["PrometheusRule", "ServiceMonitor"]
+    # kube-prometheus-stack's default selectors want its release name as the `release` label.
+    assert all(o["metadata"]["labels"]["release"] == "kube-prometheus-stack" for o in operator_objects)
+
+
+def test_dev_sync_profile_syncs_dist_into_a_restarting_api():
+    config = next(c for c in skaffold_configs() if c.get("deploy", {}).get("helm"))
+    profile = next(p for p in config["profiles"] if p["name"] == "dev-sync")
+    patches = {p["path"]: p for p in profile["patches"]}
+    dockerfile = patches["/build/artifacts/0/docker/dockerfile"]["value"]
+    assert (ROOT / dockerfile).is_file()
+    (rule,) = patches["/build/artifacts/0/sync"]["value"]["manual"]
+    assert rule == {"src": "dist/**/*.js", "dest": "/app"}
+    # The dev image holds the local dist/ (a dependency of the artifact, so skaffold syncs it),
+    # writable by the user the pod runs as; its build context admits dist/.
+    text = (ROOT / dockerfile).read_text()
+    assert "COPY --chown=1000:1000 dist ./dist" in text and "USER 1000:1000" in text
+    image = re.compile(r"^ARG NODE_IMAGE=(\S+)$", re.M)
+    assert image.search(text).group(1) == image.search((ROOT / "Dockerfile").read_text()).group(1), \
+        "the dev image runs the same Node.js as the production image"
+    ignore = (ROOT / f"{dockerfile}.dockerignore").read_text().splitlines()
+    assert "!dist/" in ignore and "*" in ignore
+    # The API restarts when a synced file changes; the root filesystem lets the sync write.
+    values_file = patches["/deploy/helm/releases/0/valuesFiles/-"]["value"]
+    objects = render([CHART / "values-dev.yaml", ROOT / values_file])
+    api = next(o for o in objects if o["kind"] == "Deployment")
+    container = api["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"][:2] == ["node", "--watch-path=dist"]
+    assert container["command"][-1] == "dist/main/api.js"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is False
+    # The workflow is a package script.
+    assert "build:watch" in json.loads((ROOT / "package.json").read_text())["scripts"]

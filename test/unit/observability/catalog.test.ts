@@ -54,6 +54,7 @@ describe('metricNames', () => {
     expect(metricNames('label_values(event_search_http_requests_total, route)')).toEqual([
       'event_search_http_requests_total',
     ]);
+    expect(metricNames('label_values(m_total{namespace=~"$namespace"}, job)')).toEqual(['m_total']);
   });
 });
 
@@ -146,7 +147,8 @@ describe('the alert rules', () => {
       expect(alert.annotations.summary).toBeTruthy();
       expect(alert.annotations.description).toBeTruthy();
       const anchor = name.toLowerCase();
-      expect(alert.annotations.runbook_url).toBe(`docs/runbook.md#${anchor}`);
+      // Absolute (Alertmanager and chat tools open it), from the chart's metrics.runbookBaseUrl.
+      expect(alert.annotations.runbook_url).toMatch(new RegExp(`^https?://[^#]+#${anchor}$`));
       expect(anchors).toContain(anchor);
     },
   );
