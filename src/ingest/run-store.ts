@@ -26,6 +26,7 @@ export function emptyRunCounts(): RunDocument['counts'] {
     base_events_read: 0,
     events_read: 0,
     events_upserted: 0,
+    items_changed: 0,
     events_rejected: 0,
     bulk_failures: 0,
     rejected_by_reason: {},

@@ -330,6 +330,7 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
 
     const written = await writeSpooled(deps, file, { runId, seenAt: started.toISOString() });
     counts.events_upserted = written.eventsWritten;
+    counts.items_changed = written.changed;
     counts.bulk_failures = written.failures;
     log.info(
       {
@@ -337,6 +338,7 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
         items: written.items,
         events_upserted: written.eventsWritten,
         rejected_recorded: written.rejectedWritten,
+        items_changed: written.changed,
         events_rejected: counts.events_rejected,
         rejected_by_reason: counts.rejected_by_reason,
         duplicates: sifter.duplicates,

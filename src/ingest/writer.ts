@@ -2,6 +2,10 @@
  * Writes events to `<prefix>-events` with the client's bulk helper (batched by size, bounded
  * concurrency). Every per-item failure is counted and reported through `onDrop`, never dropped
  * silently. The bodies come from the document mapper (src/store/event-document.ts).
+ *
+ * An update whose merged document equals the stored one is a no-op in Elasticsearch (`detect_noop`,
+ * the default): nothing is re-indexed. The writer counts those apart, so a run knows whether it
+ * changed anything (docs/adr/0013-change-driven-data.md).
  */
 import type { estypes } from '@elastic/elasticsearch';
 import type { Client } from '../store/client.js';
@@ -42,9 +46,15 @@ export interface BulkFailure {
 export interface WriteStats {
   /** Items handed to the writer. */
   items: number;
-  /** Items Elasticsearch applied, split by kind. */
+  /** Items Elasticsearch applied (changed or not), split by kind. */
   eventsWritten: number;
   rejectedWritten: number;
+  /**
+   * Items applied that Elasticsearch created or changed (not a no-op). Exact when no bulk request
+   * had a refused item; otherwise an upper bound (the client counts no-ops only in error-free
+   * responses), which errs on the side of "the data changed".
+   */
+  changed: number;
   /** Items not applied: refused per item, or lost with a whole bulk request that failed. */
   failures: number;
   /** The first few per-item failures, for the log and the run's error message. */
@@ -90,6 +100,11 @@ function describeDrop(drop: {
   };
 }
 
+/** A rejected item's doc carries a last_rejection object; a valid event's carries null. */
+function isRejected(document: unknown): boolean {
+  return Boolean((document as Partial<UpdateBody> | undefined)?.doc?.last_rejection);
+}
+
 /**
  * Writes every item of `ops` (pulled lazily: the bulk helper reads the next item only when it has
  * room). Never throws for Elasticsearch failures: they are returned in the stats.
@@ -102,6 +117,7 @@ export async function writeEvents(
     items: 0,
     eventsWritten: 0,
     rejectedWritten: 0,
+    changed: 0,
     failures: 0,
     sampleFailures: [],
     error: null,
@@ -133,9 +149,7 @@ export async function writeEvents(
     refreshOnCompletion: options.refresh === false ? false : options.index,
     onDrop: (drop) => {
       const failure = describeDrop(drop);
-      const body = drop.document as unknown as Partial<UpdateBody> | undefined;
-      // A rejected item's doc carries a last_rejection object; a valid event's carries null.
-      if (body?.doc?.last_rejection) droppedRejected++;
+      if (isRejected(drop.document)) droppedRejected++;
       else droppedEvents++;
       if (stats.sampleFailures.length < SAMPLE_FAILURES) stats.sampleFailures.push(failure);
       options.onFailure?.(failure);
@@ -148,6 +162,7 @@ export async function writeEvents(
     stats.eventsWritten = events - droppedEvents;
     stats.rejectedWritten = rejected - droppedRejected;
     stats.failures = droppedEvents + droppedRejected;
+    stats.changed = result.successful - result.noop;
   } catch (err) {
     // A whole request failed: the helper stops. What it had applied stays; everything else
     // counts as a failure (successes are known only in total, so attribute them to events first).
@@ -157,6 +172,7 @@ export async function writeEvents(
     stats.eventsWritten = Math.min(ok, events);
     stats.rejectedWritten = ok - stats.eventsWritten;
     stats.bytes = helper.stats.bytes;
+    stats.changed = ok - helper.stats.noop;
   }
   stats.timeMs = Date.now() - started;
   return stats;

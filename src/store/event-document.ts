@@ -6,10 +6,16 @@
  * Each write is an `update` with `doc` + `upsert`, so no script is needed and the "ever online"
  * flag is only ever set, never cleared (docs/adr/0002-ever-online-and-rejected-events.md):
  * - a valid event: `doc` = its current fields (+ `ever_online: true` only when sold online);
- *   `upsert` = the full document with `first_seen_at` and `ever_online`.
- * - a rejected event with a known identity: `doc` = only `last_seen_at`, `last_run_id`,
- *   `last_rejection` (its last good values stay); `upsert` = identity and bookkeeping without any
- *   date, so it can never match a search.
+ *   `upsert` = the full document with `first_seen_at`, `last_run_id` and `ever_online`.
+ * - a rejected event with a known identity: `doc` = only `last_seen_at` and `last_rejection` (its
+ *   last good values stay); `upsert` = identity and bookkeeping without any date, so it can never
+ *   match a search.
+ *
+ * Change-driven (docs/adr/0013-change-driven-data.md): a `doc` carries nothing that differs from
+ * one run to the next when the feed did not change, so Elasticsearch's no-op detection
+ * (`detect_noop`, on by default) skips the re-index of an unchanged event. `last_seen_at` is
+ * therefore the UTC *day* of the sighting (it moves once a day), the run id is written only when
+ * the document is created, and a rejection records the day it was (last) seen, not the run.
  */
 import {
   periodOf,
@@ -23,8 +29,13 @@ import type { EventDocument } from './indices.js';
 /** Who wrote the document and when: the same for every event of one ingest run. */
 export interface SeenBy {
   runId: string;
-  /** UTC instant of the run (ISO 8601), written as first/last seen. */
+  /** UTC instant of the run (ISO 8601), written as first seen (and, to the day, as last seen). */
   seenAt: string;
+}
+
+/** The UTC day of an instant, as stored in `last_seen_at` (ISO 8601 at midnight UTC). Pure. */
+export function seenDayOf(seenAt: string): string {
+  return `${seenAt.slice(0, 10)}T00:00:00.000Z`;
 }
 
 /** A rejected event as the ingester reports it. */
@@ -64,22 +75,27 @@ export function acceptedEventUpdate(e: NormalisedEvent, seen: SeenBy): DocumentU
     zone_count: e.zone_count,
     available_capacity: e.available_capacity,
     summary: toSummary(e),
-    last_seen_at: seen.seenAt,
-    last_run_id: seen.runId,
+    last_seen_at: seenDayOf(seen.seenAt),
     last_rejection: null,
   } satisfies Partial<EventDocument>;
   return {
     doc: online ? { ...current, ever_online: true } : current,
-    upsert: { ...current, ever_online: online, first_seen_at: seen.seenAt },
+    upsert: {
+      ...current,
+      ever_online: online,
+      first_seen_at: seen.seenAt,
+      last_run_id: seen.runId,
+    },
   };
 }
 
 /** The stored form of a rejected event (its last good values, if any, stay). Pure. */
 export function rejectedEventUpdate(r: Rejection, seen: SeenBy): DocumentUpdate {
   const id = r.identity;
-  const rejection = { reason: r.reason, detail: r.detail, run_id: seen.runId, at: seen.seenAt };
+  const day = seenDayOf(seen.seenAt);
+  const rejection = { reason: r.reason, detail: r.detail, at: day };
   return {
-    doc: { last_seen_at: seen.seenAt, last_run_id: seen.runId, last_rejection: rejection },
+    doc: { last_seen_at: day, last_rejection: rejection },
     upsert: {
       id: id.id,
       provider: id.provider,
@@ -89,7 +105,7 @@ export function rejectedEventUpdate(r: Rejection, seen: SeenBy): DocumentUpdate 
       sell_mode: id.sell_mode,
       ever_online: r.online,
       first_seen_at: seen.seenAt,
-      last_seen_at: seen.seenAt,
+      last_seen_at: day,
       last_run_id: seen.runId,
       last_rejection: rejection,
     },

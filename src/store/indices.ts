@@ -72,11 +72,23 @@ export interface EventDocument {
   summary?: EventSummary;
   /** Real UTC instants. */
   first_seen_at: string;
+  /** The UTC day (midnight) of the latest run whose feed listed the event (docs/adr/0013-*.md). */
   last_seen_at: string;
-  /** The run that last wrote the event. */
+  /**
+   * The run that created the document (runs that leave it unchanged do not rewrite it; before
+   * ADR 0013, the run that last wrote it).
+   */
   last_run_id: string;
-  /** Set when the latest feed carried the event in a form that could not be accepted. */
-  last_rejection?: { reason: RejectionReason; detail: string; run_id: string; at: string } | null;
+  /**
+   * Set when the latest feed carried the event in a form that could not be accepted; `at` is the
+   * UTC day it was last seen so (`run_id`: only in documents written before ADR 0013).
+   */
+  last_rejection?: {
+    reason: RejectionReason;
+    detail: string;
+    run_id?: string;
+    at: string;
+  } | null;
 }
 
 export type RunOutcome = 'running' | 'succeeded' | 'failed';
@@ -95,6 +107,11 @@ export interface RunDocument {
     base_events_read: number;
     events_read: number;
     events_upserted: number;
+    /**
+     * Items Elasticsearch created or changed (no-ops excluded): a run with none left the data as
+     * it was, and does not move the data version (docs/adr/0013-*.md). Absent in older records.
+     */
+    items_changed?: number;
     events_rejected: number;
     bulk_failures: number;
     rejected_by_reason: Partial<Record<RejectionReason, number>>;
@@ -167,6 +184,7 @@ export const runsMappings: estypes.MappingTypeMapping = {
         base_events_read: { type: 'long' },
         events_read: { type: 'long' },
         events_upserted: { type: 'long' },
+        items_changed: { type: 'long' },
         events_rejected: { type: 'long' },
         bulk_failures: { type: 'long' },
         // Reasons are a small closed set; keep them as a flattened map so new ones need no mapping.
@@ -212,6 +230,8 @@ export async function bootstrapIndices(
 
   await createIfMissing(client, names.eventsIndex);
   await createIfMissing(client, names.runsIndex);
+  // The runs index is not versioned: new fields reach an existing one here (adding is compatible).
+  await client.indices.putMapping({ index: names.runsIndex, ...runsMappings });
 
   const aliasExists = await client.indices.existsAlias({ name: names.eventsAlias });
   if (!aliasExists) {

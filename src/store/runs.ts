@@ -3,9 +3,38 @@
  * ingester writes them through src/ingest/run-store.ts). The API polls `latestSuccessfulRun` to
  * tell how fresh its data is.
  */
+import type { estypes } from '@elastic/elasticsearch';
 import type { Client } from './client.js';
 import { isIndexNotFound } from './errors.js';
 import { indexNames, type RunDocument } from './indices.js';
+
+/**
+ * The run that finished last among those matching `query`, or null when there is none (also when
+ * the runs index does not exist yet). Other errors propagate.
+ */
+async function newestFinishedRun(
+  client: Client,
+  prefix: string,
+  query: estypes.QueryDslQueryContainer,
+  opts: { requestTimeoutMs?: number },
+): Promise<RunDocument | null> {
+  try {
+    const res = await client.search<RunDocument>(
+      {
+        index: indexNames(prefix).runsIndex,
+        size: 1,
+        query,
+        sort: [{ finished_at: { order: 'desc' } }, { run_id: { order: 'desc' } }],
+        track_total_hits: false,
+      },
+      opts.requestTimeoutMs ? { requestTimeout: opts.requestTimeoutMs } : {},
+    );
+    return res.hits.hits[0]?._source ?? null;
+  } catch (err) {
+    if (isIndexNotFound(err)) return null;
+    throw err;
+  }
+}
 
 /**
  * The run that finished last among the successful ones (optionally of one provider), or null
@@ -17,27 +46,38 @@ export async function latestSuccessfulRun(
   provider?: string,
   opts: { requestTimeoutMs?: number } = {},
 ): Promise<RunDocument | null> {
-  const filter: object[] = [
+  const filter: estypes.QueryDslQueryContainer[] = [
     { term: { outcome: 'succeeded' } },
     { exists: { field: 'finished_at' } },
   ];
   if (provider !== undefined) filter.push({ term: { provider } });
-  try {
-    const res = await client.search<RunDocument>(
-      {
-        index: indexNames(prefix).runsIndex,
-        size: 1,
-        query: { bool: { filter } },
-        sort: [{ finished_at: { order: 'desc' } }, { run_id: { order: 'desc' } }],
-        track_total_hits: false,
-      },
-      opts.requestTimeoutMs ? { requestTimeout: opts.requestTimeoutMs } : {},
-    );
-    return res.hits.hits[0]?._source ?? null;
-  } catch (err) {
-    if (isIndexNotFound(err)) return null;
-    throw err;
-  }
+  return newestFinishedRun(client, prefix, { bool: { filter } }, opts);
+}
+
+/**
+ * The run that last changed the stored events (docs/adr/0013-change-driven-data.md): the newest
+ * finished run, whatever its outcome, that created or changed an item, or that failed with items
+ * Elasticsearch may have applied in part (bulk failures). Null when there is none yet. A run
+ * that found the feed unchanged is never it, so the data version stays where it was.
+ */
+export async function latestDataChange(
+  client: Client,
+  prefix: string,
+  opts: { requestTimeoutMs?: number } = {},
+): Promise<RunDocument | null> {
+  const failedWithBulkFailures = {
+    bool: {
+      filter: [{ term: { outcome: 'failed' } }, { range: { 'counts.bulk_failures': { gt: 0 } } }],
+    },
+  };
+  const query = {
+    bool: {
+      filter: [{ exists: { field: 'finished_at' } }],
+      should: [{ range: { 'counts.items_changed': { gt: 0 } } }, failedWithBulkFailures],
+      minimum_should_match: 1,
+    },
+  };
+  return newestFinishedRun(client, prefix, query, opts);
 }
 
 /** One run by id, or null. */

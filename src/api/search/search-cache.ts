@@ -3,8 +3,9 @@
  *
  * - An answer is the exact response body (a Buffer) plus a strong ETag (a hash of the body, so
  *   every replica computes the same one for the same data).
- * - Entries belong to a *generation*: the newest successful ingest run observed by the freshness
- *   poller. A newer run bumps the generation, which invalidates every entry at once; invalidated
+ * - Entries belong to a *generation*: the data version observed by the freshness poller (it moves
+ *   only when an ingest run changed the stored events, successful or not: docs/adr/0013-*.md).
+ *   A new version bumps the generation, which invalidates every entry at once; invalidated
  *   entries stay in the LRU as a fallback for when Elasticsearch fails (served as `stale`).
  * - Concurrent identical misses share one Elasticsearch query (single flight).
  * - An answer larger than `maxEntryBytes` is not cached: it is streamed to the client page by page,
@@ -94,18 +95,23 @@ export class SearchCache {
   }
 
   /**
-   * Records the newest successful run the poller saw. A run other than the one the cache was
-   * built from invalidates every entry. Returns true when it did.
+   * Records the newest successful run the poller saw. A data version (or, without one, a run)
+   * other than the one the cache was built from invalidates every entry. Returns true when it did.
    */
   observeRun(run: SuccessfulRun | null): boolean {
-    const token = run ? `${run.finishedAt}#${run.runId}` : 'never';
+    const token = run ? (run.dataVersion ?? `${run.finishedAt}#${run.runId}`) : 'never';
     if (token === this.runToken) return false;
     const first = this.runToken === undefined;
     this.runToken = token;
     this.invalidate();
     this.options.logger?.info(
-      { generation: this.generation, run_id: run?.runId ?? null, finished_at: run?.finishedAt },
-      first ? 'search cache: first ingest run observed' : 'search cache: newer ingest run observed',
+      {
+        generation: this.generation,
+        run_id: run?.runId ?? null,
+        finished_at: run?.finishedAt,
+        data_version: run?.dataVersion,
+      },
+      first ? 'search cache: first data version observed' : 'search cache: the data changed',
     );
     return true;
   }

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Response } from 'supertest';
 import type { RawEvent } from '../../../src/domain/event.js';
+import { emptyRunCounts } from '../../../src/ingest/run-store.js';
 import { indexNames, type IndexNames } from '../../../src/store/indices.js';
 import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
 import { expectContract } from '../../support/openapi.js';
@@ -209,7 +210,7 @@ describe('GET /search (samples)', () => {
     expect(new Set([a.headers.etag, b.headers.etag, c.headers.etag]).size).toBe(1);
   });
 
-  it('serves from the cache until the poller sees a newer successful run', async () => {
+  it('serves from the cache until the poller sees that a run changed the data', async () => {
     const a = api();
     await a.poller.pollOnce();
     const q = 'starts_at=2021-02-01T00:00:00Z&ends_at=2021-03-01T00:00:00Z';
@@ -225,7 +226,13 @@ describe('GET /search (samples)', () => {
     expect(cached.headers['x-cache']).toBe('hit');
     expect(cached.body).toEqual(before.body);
 
+    // A run that changed nothing does not move the data version (docs/adr/0013-*.md)...
     await seedRun(client, names, { finished_at: new Date().toISOString() });
+    await a.poller.pollOnce();
+    expect((await search(a, q)).headers['x-cache']).toBe('hit');
+    // ...one that changed an item does, successful or not (the changes stay written).
+    const changed = { ...emptyRunCounts(), events_upserted: 1, items_changed: 1 };
+    await seedRun(client, names, { outcome: 'failed', counts: changed });
     await a.poller.pollOnce();
     const after = await search(a, q);
     expect(after.headers['x-cache']).toBe('miss');
@@ -236,7 +243,7 @@ describe('GET /search (samples)', () => {
       min_price: 45,
       max_price: 55,
     });
-    // A failed run does not invalidate anything.
+    // A failed run that wrote nothing (the feed could not be read) invalidates nothing.
     await seedRun(client, names, { outcome: 'failed', finished_at: new Date().toISOString() });
     await a.poller.pollOnce();
     expect((await search(a, q)).headers['x-cache']).toBe('hit');

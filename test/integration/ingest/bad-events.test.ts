@@ -45,6 +45,8 @@ describe('bad events in an otherwise good feed', () => {
       base_events_read: 28,
       events_read: 29,
       events_upserted: 1,
+      // The event and the 26 rejected ones with an identity, all new.
+      items_changed: 27,
       events_rejected: 27,
       bulk_failures: 0,
       rejected_by_reason: { missing_id: 1, invalid_price: 1, invalid_date: 25 },

@@ -1,7 +1,7 @@
 /** Shared by the ingest and store integration tests: run an ingest from bytes against a real ES. */
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import type { FeedSource, RunResult } from '../../../src/ingest/run.js';
+import type { EventSink, FeedSource, RunResult } from '../../../src/ingest/run.js';
 import { runIngest } from '../../../src/ingest/run.js';
 import { createLogger, type Logger } from '../../../src/observability/logger.js';
 import type { Client } from '../../../src/store/client.js';
@@ -52,6 +52,10 @@ export interface IngestOptions {
   logger?: Logger;
   flushBytes?: number;
   concurrency?: number;
+  /** The run's clock (default: the real one). */
+  now?: () => Date;
+  /** Wraps the real writer (e.g. to add an item Elasticsearch refuses). */
+  wrapSink?: (sink: EventSink) => EventSink;
 }
 
 /** One run of the real ingester's wiring (ingestRunDeps, as createIngestJob calls it) over `source`. */
@@ -69,7 +73,12 @@ export async function ingest(
     INGEST_BULK_CONCURRENCY: String(options.concurrency ?? 2),
   });
   const logger = options.logger ?? memoryLogger().logger;
-  return runIngest(ingestRunDeps(client, env, { logger, source }));
+  const deps = ingestRunDeps(client, env, { logger, source });
+  return runIngest({
+    ...deps,
+    sink: options.wrapSink ? options.wrapSink(deps.sink) : deps.sink,
+    ...(options.now ? { now: options.now } : {}),
+  });
 }
 
 /** Every stored event by id, as stored (`_source`). */

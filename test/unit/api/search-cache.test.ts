@@ -130,6 +130,30 @@ describe('SearchCache', () => {
     expect(await lookups()).toEqual({ miss: 2, coalesced: 19 });
   });
 
+  it('follows the data version, not the run, when the poller reads one', async () => {
+    const { reader, cache } = setup();
+    const runA = { runId: 'a', finishedAt: '2021-08-01T00:00:00.000Z', dataVersion: 'v1' };
+    expect(cache.observeRun(runA)).toBe(true);
+    const before = await cache.answer(WINDOW);
+    // A newer run that changed nothing: same data version, the cache and its ETag stay.
+    expect(
+      cache.observeRun({ runId: 'b', finishedAt: '2021-08-01T00:01:00.000Z', dataVersion: 'v1' }),
+    ).toBe(false);
+    const same = await cache.answer(WINDOW);
+    expect(same.source).toBe('hit');
+    expect(same.kind === 'buffer' && before.kind === 'buffer' && same.etag === before.etag).toBe(
+      true,
+    );
+    // A run that changed data (even a failed one: the successful run does not move).
+    reader.events = [summary(8)];
+    expect(
+      cache.observeRun({ runId: 'b', finishedAt: '2021-08-01T00:01:00.000Z', dataVersion: 'v2' }),
+    ).toBe(true);
+    const after = await cache.answer(WINDOW);
+    expect(after.source).toBe('miss');
+    expect(await bodyOf(after)).toContain('Event 8');
+  });
+
   it('is invalidated by a newer successful run, and only by a different one', async () => {
     const { reader, cache } = setup();
     const runA = { runId: 'a', finishedAt: '2021-08-01T00:00:00.000Z' };

@@ -3,7 +3,9 @@ import { normaliseEvent, type RawEvent } from '../../../src/domain/event.js';
 import { writeOpOf, type WriteOp } from '../../../src/ingest/operations.js';
 import { buildEventUpdate, RETRY_ON_CONFLICT } from '../../../src/ingest/writer.js';
 
-const ctx = { runId: 'run-1', seenAt: '2024-01-01T00:00:00.000Z' };
+const ctx = { runId: 'run-1', seenAt: '2024-01-01T10:20:30.400Z' };
+/** last_seen_at is the day of the sighting (docs/adr/0013-change-driven-data.md). */
+const day = '2024-01-01T00:00:00.000Z';
 const raw = (sell_mode: string, start = '2021-06-30T21:00:00'): RawEvent => ({
   base_event_id: '291',
   event_id: '291',
@@ -32,11 +34,20 @@ describe('buildEventUpdate (the bulk update that needs no script)', () => {
       period: { gte: '2021-06-30T21:00:00', lte: '2021-06-30T21:30:00' },
     });
     expect(body.doc).not.toHaveProperty('first_seen_at');
+    // Nothing in the doc differs between two runs over the same feed on the same day.
+    expect(body.doc).not.toHaveProperty('last_run_id');
+    expect(body.doc).toMatchObject({ last_seen_at: day });
     expect(body.upsert).toMatchObject({
       ever_online: true,
       first_seen_at: ctx.seenAt,
-      last_seen_at: ctx.seenAt,
+      last_seen_at: day,
+      last_run_id: 'run-1',
     });
+    const later = buildEventUpdate('events', opFor(raw('online')), {
+      runId: 'run-2',
+      seenAt: '2024-01-01T23:59:59.999Z',
+    })[1];
+    expect(later.doc).toEqual(body.doc);
   });
 
   it('offline: the doc never touches ever_online, the upsert starts it false', () => {
@@ -51,14 +62,9 @@ describe('buildEventUpdate (the bulk update that needs no script)', () => {
     const rejection = {
       reason: 'invalid_date',
       detail: expect.stringContaining('2021-09-31'),
-      run_id: 'run-1',
-      at: ctx.seenAt,
+      at: day,
     };
-    expect(body.doc).toEqual({
-      last_seen_at: ctx.seenAt,
-      last_run_id: 'run-1',
-      last_rejection: rejection,
-    });
+    expect(body.doc).toEqual({ last_seen_at: day, last_rejection: rejection });
     expect(body.upsert).toEqual({
       id: expect.any(String),
       provider: 'primary',
@@ -68,7 +74,7 @@ describe('buildEventUpdate (the bulk update that needs no script)', () => {
       sell_mode: 'online',
       ever_online: true,
       first_seen_at: ctx.seenAt,
-      last_seen_at: ctx.seenAt,
+      last_seen_at: day,
       last_run_id: 'run-1',
       last_rejection: rejection,
     });
