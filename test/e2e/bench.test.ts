@@ -77,23 +77,30 @@ describe('benchmarks (smoke size)', () => {
       bench: 'search',
       hot: {
         ratio: positive,
+        failures: 0,
         baseline: { requestsPerSecond: positive },
         api: { errors: 0, non2xx: 0 },
       },
       cold: {
         ratio: positive,
+        failures: 0,
         baseline: { requestsPerSecond: positive },
         api: { errors: 0, non2xx: 0 },
       },
     });
   }, 180_000);
 
-  it('ingest: end to end vs the raw parse, and the 10x feed', () => {
+  it('ingest: first and unchanged runs beside their baselines, and the 10x feed', () => {
     const { summary } = runBench('ingest');
     expect(summary).toMatchObject({
       bench: 'ingest',
       ratio: positive,
-      ingest: { eventsUpserted: 500, peakRssMb: positive },
+      bareBulkSeconds: positive,
+      firstRatio: positive,
+      unchangedRatio: positive,
+      ingest: { eventsUpserted: 500, itemsChanged: 500, peakRssMb: positive },
+      // The same feed again changes nothing (docs/adr/0013-change-driven-data.md).
+      unchanged: { eventsUpserted: 500, itemsChanged: 0 },
       large: { eventsUpserted: 5000, peakRssMb: positive },
     });
   }, 180_000);

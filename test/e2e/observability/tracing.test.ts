@@ -178,6 +178,8 @@ describe('the API started with --import register.js', () => {
         .map((l) => JSON.parse(l) as { msg: string; route?: string; trace_id?: string });
       const request = lines.find((l) => l.msg === 'request' && l.route === '/search');
       expect(request?.trace_id).toBe(caller.traceId);
+      // The loader hook is registered in-thread (module.registerHooks): no DEP0205 warning.
+      expect(api.output()).not.toContain('DEP0205');
     } finally {
       await stop(api);
     }
