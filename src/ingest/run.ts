@@ -339,6 +339,7 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
         events_upserted: written.eventsWritten,
         rejected_recorded: written.rejectedWritten,
         items_changed: written.changed,
+        items_unchanged: written.unchanged,
         events_rejected: counts.events_rejected,
         rejected_by_reason: counts.rejected_by_reason,
         duplicates: sifter.duplicates,

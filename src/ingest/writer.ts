@@ -55,6 +55,8 @@ export interface WriteStats {
    * responses), which errs on the side of "the data changed".
    */
   changed: number;
+  /** Items not sent: the stored document already holds what they would write (same hash). */
+  unchanged: number;
   /** Items not applied: refused per item, or lost with a whole bulk request that failed. */
   failures: number;
   /** The first few per-item failures, for the log and the run's error message. */
@@ -100,6 +102,49 @@ function describeDrop(drop: {
   };
 }
 
+type BulkItem = [UpdateAction, UpdateBody];
+
+/** Items whose stored hashes are read in one `mget`. */
+const LOOKUP_BATCH = 1_000;
+
+/**
+ * Drops the items whose document already holds what they would write: the stored `content_hash`
+ * equals theirs (read by id, in batches; docs/adr/0013-change-driven-data.md). A failed lookup
+ * throws, which stops the writer like a failed bulk request.
+ */
+async function* withoutUnchanged(
+  items: AsyncIterable<BulkItem>,
+  options: Pick<EventWriterOptions, 'client' | 'index'>,
+  onUnchanged: () => void,
+): AsyncGenerator<BulkItem> {
+  let batch: BulkItem[] = [];
+  async function changedOf(pending: BulkItem[]): Promise<BulkItem[]> {
+    const res = await options.client.mget<Pick<UpdateBody['upsert'], 'content_hash'>>({
+      index: options.index,
+      ids: pending.map(([action]) => action.update._id as string),
+      _source_includes: ['content_hash'],
+    });
+    return pending.filter(([, body], i) => {
+      const stored = res.docs[i];
+      const same =
+        stored !== undefined &&
+        'found' in stored &&
+        stored.found &&
+        stored._source?.content_hash === body.doc.content_hash;
+      if (same) onUnchanged();
+      return !same;
+    });
+  }
+  for await (const item of items) {
+    batch.push(item);
+    if (batch.length >= LOOKUP_BATCH) {
+      yield* await changedOf(batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield* await changedOf(batch);
+}
+
 /** A rejected item's doc carries a last_rejection object; a valid event's carries null. */
 function isRejected(document: unknown): boolean {
   return Boolean((document as Partial<UpdateBody> | undefined)?.doc?.last_rejection);
@@ -118,6 +163,7 @@ export async function writeEvents(
     eventsWritten: 0,
     rejectedWritten: 0,
     changed: 0,
+    unchanged: 0,
     failures: 0,
     sampleFailures: [],
     error: null,
@@ -130,18 +176,20 @@ export async function writeEvents(
   let droppedRejected = 0;
   const started = Date.now();
 
-  async function* counted(): AsyncGenerator<WriteOp> {
+  let unchanged = 0;
+
+  async function* counted(): AsyncGenerator<BulkItem> {
     for await (const op of ops) {
       stats.items++;
       if (op.kind === 'event') events++;
       else rejected++;
-      yield op;
+      yield buildEventUpdate(options.index, op, options.context);
     }
   }
 
-  const helper = options.client.helpers.bulk<WriteOp>({
-    datasource: counted(),
-    onDocument: (op) => buildEventUpdate(options.index, op, options.context),
+  const helper = options.client.helpers.bulk<BulkItem>({
+    datasource: withoutUnchanged(counted(), options, () => unchanged++),
+    onDocument: (item) => item,
     flushBytes: options.flushBytes ?? 2_000_000,
     concurrency: options.concurrency ?? 2,
     retries: options.retries ?? 3,
@@ -163,16 +211,18 @@ export async function writeEvents(
     stats.rejectedWritten = rejected - droppedRejected;
     stats.failures = droppedEvents + droppedRejected;
     stats.changed = result.successful - result.noop;
+    stats.unchanged = unchanged;
   } catch (err) {
     // A whole request failed: the helper stops. What it had applied stays; everything else
     // counts as a failure (successes are known only in total, so attribute them to events first).
     stats.error = err instanceof Error ? err : new Error(String(err));
-    const ok = helper.stats.successful;
+    const ok = helper.stats.successful + unchanged;
+    stats.unchanged = unchanged;
     stats.failures = stats.items - ok;
     stats.eventsWritten = Math.min(ok, events);
     stats.rejectedWritten = ok - stats.eventsWritten;
     stats.bytes = helper.stats.bytes;
-    stats.changed = ok - helper.stats.noop;
+    stats.changed = helper.stats.successful - helper.stats.noop;
   }
   stats.timeMs = Date.now() - started;
   return stats;

@@ -24,6 +24,7 @@ import {
   type NormalisedEvent,
   type RejectionReason,
 } from '../domain/event.js';
+import { createHash } from 'node:crypto';
 import type { EventDocument } from './indices.js';
 
 /** Who wrote the document and when: the same for every event of one ingest run. */
@@ -53,6 +54,16 @@ export interface DocumentUpdate {
   upsert: EventDocument;
 }
 
+/**
+ * The document update with `content_hash` (a hash of the `doc`) in both parts: a later sighting
+ * whose `doc` has the same hash would change nothing, so the writer skips it without sending it
+ * (docs/adr/0013-change-driven-data.md). Pure.
+ */
+function hashed(doc: Partial<EventDocument>, upsert: EventDocument): DocumentUpdate {
+  const content_hash = createHash('sha1').update(JSON.stringify(doc)).digest('base64url');
+  return { doc: { ...doc, content_hash }, upsert: { ...upsert, content_hash } };
+}
+
 /** The stored form of a valid event. Pure. */
 export function acceptedEventUpdate(e: NormalisedEvent, seen: SeenBy): DocumentUpdate {
   const online = e.sell_mode === 'online';
@@ -78,15 +89,12 @@ export function acceptedEventUpdate(e: NormalisedEvent, seen: SeenBy): DocumentU
     last_seen_at: seenDayOf(seen.seenAt),
     last_rejection: null,
   } satisfies Partial<EventDocument>;
-  return {
-    doc: online ? { ...current, ever_online: true } : current,
-    upsert: {
-      ...current,
-      ever_online: online,
-      first_seen_at: seen.seenAt,
-      last_run_id: seen.runId,
-    },
-  };
+  return hashed(online ? { ...current, ever_online: true } : current, {
+    ...current,
+    ever_online: online,
+    first_seen_at: seen.seenAt,
+    last_run_id: seen.runId,
+  });
 }
 
 /** The stored form of a rejected event (its last good values, if any, stay). Pure. */
@@ -94,9 +102,9 @@ export function rejectedEventUpdate(r: Rejection, seen: SeenBy): DocumentUpdate 
   const id = r.identity;
   const day = seenDayOf(seen.seenAt);
   const rejection = { reason: r.reason, detail: r.detail, at: day };
-  return {
-    doc: { last_seen_at: day, last_rejection: rejection },
-    upsert: {
+  return hashed(
+    { last_seen_at: day, last_rejection: rejection },
+    {
       id: id.id,
       provider: id.provider,
       base_event_id: id.base_event_id,
@@ -109,5 +117,5 @@ export function rejectedEventUpdate(r: Rejection, seen: SeenBy): DocumentUpdate 
       last_run_id: seen.runId,
       last_rejection: rejection,
     },
-  };
+  );
 }

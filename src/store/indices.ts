@@ -83,6 +83,11 @@ export interface EventDocument {
    * Set when the latest feed carried the event in a form that could not be accepted; `at` is the
    * UTC day it was last seen so (`run_id`: only in documents written before ADR 0013).
    */
+  /**
+   * A hash of the last update applied (src/store/event-document.ts): the writer skips a sighting
+   * with the same hash, as it would change nothing (docs/adr/0013-*.md).
+   */
+  content_hash?: string;
   last_rejection?: {
     reason: RejectionReason;
     detail: string;
@@ -155,6 +160,8 @@ export const eventsMappings: estypes.MappingTypeMapping = {
     first_seen_at: { type: 'date' },
     last_seen_at: { type: 'date' },
     last_run_id: keyword,
+    // Read back by id only (mget), never searched.
+    content_hash: { type: 'keyword', index: false },
     last_rejection: {
       type: 'object',
       properties: {
@@ -228,10 +235,14 @@ export async function bootstrapIndices(
     template: { settings: { ...settings, number_of_shards: 1 }, mappings: runsMappings },
   });
 
-  await createIfMissing(client, names.eventsIndex);
-  await createIfMissing(client, names.runsIndex);
-  // The runs index is not versioned: new fields reach an existing one here (adding is compatible).
-  await client.indices.putMapping({ index: names.runsIndex, ...runsMappings });
+  // An index created now has its template's mappings; fields added to the current mappings since an
+  // existing one was created reach it here (adding a field is compatible: no new version needed).
+  if (!(await createIfMissing(client, names.eventsIndex))) {
+    await client.indices.putMapping({ index: names.eventsIndex, ...eventsMappings });
+  }
+  if (!(await createIfMissing(client, names.runsIndex))) {
+    await client.indices.putMapping({ index: names.runsIndex, ...runsMappings });
+  }
 
   const aliasExists = await client.indices.existsAlias({ name: names.eventsAlias });
   if (!aliasExists) {
@@ -241,15 +252,18 @@ export async function bootstrapIndices(
       ],
     });
   }
+
   return names;
 }
 
-async function createIfMissing(client: Client, index: string): Promise<void> {
+/** Creates `index` unless it exists; true when this call created it. */
+async function createIfMissing(client: Client, index: string): Promise<boolean> {
   try {
     await client.indices.create({ index, wait_for_active_shards: 1 });
+    return true;
   } catch (err) {
     // Another process created it first: that is the idempotent outcome we want.
-    if (isResourceAlreadyExists(err)) return;
+    if (isResourceAlreadyExists(err)) return false;
     throw err;
   }
 }

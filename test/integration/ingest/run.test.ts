@@ -134,6 +134,7 @@ describe('ingesting responses 1, 2, 3 in order (real Elasticsearch)', () => {
       first_seen_at: expect.any(String),
       last_seen_at: expect.any(String),
       last_run_id: runIds[1],
+      content_hash: expect.any(String),
       last_rejection: {
         reason: 'invalid_date',
         detail: expect.stringContaining('2021-09-31T20:00:00'),

@@ -96,6 +96,7 @@ describe('writeEvents: the "ever online" rule without scripts', () => {
       last_seen_at: expect.any(String),
       // The run that created the document (docs/adr/0013-change-driven-data.md).
       last_run_id: good?.last_run_id,
+      content_hash: expect.any(String),
       last_rejection: {
         reason: 'invalid_date',
         detail: expect.stringContaining('2022-02-30T20:00:00'),

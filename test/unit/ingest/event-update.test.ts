@@ -48,6 +48,10 @@ describe('buildEventUpdate (the bulk update that needs no script)', () => {
       seenAt: '2024-01-01T23:59:59.999Z',
     })[1];
     expect(later.doc).toEqual(body.doc);
+    // The hash of what the doc writes: equal docs, equal hashes; any change, another hash.
+    expect(body.upsert.content_hash).toBe(body.doc.content_hash);
+    const cheaper = buildEventUpdate('events', opFor({ ...raw('online'), title: 'Other' }), ctx)[1];
+    expect(cheaper.doc.content_hash).not.toBe(body.doc.content_hash);
   });
 
   it('offline: the doc never touches ever_online, the upsert starts it false', () => {
@@ -64,7 +68,11 @@ describe('buildEventUpdate (the bulk update that needs no script)', () => {
       detail: expect.stringContaining('2021-09-31'),
       at: day,
     };
-    expect(body.doc).toEqual({ last_seen_at: day, last_rejection: rejection });
+    expect(body.doc).toEqual({
+      last_seen_at: day,
+      last_rejection: rejection,
+      content_hash: expect.any(String),
+    });
     expect(body.upsert).toEqual({
       id: expect.any(String),
       provider: 'primary',
@@ -77,6 +85,7 @@ describe('buildEventUpdate (the bulk update that needs no script)', () => {
       last_seen_at: day,
       last_run_id: 'run-1',
       last_rejection: rejection,
+      content_hash: body.doc.content_hash,
     });
   });
 });
