@@ -114,6 +114,13 @@ export const ingestEnv = storeEnv.extend({
   PROVIDER_MAX_FEED_BYTES: positiveInt.default(2 * 1024 * 1024 * 1024),
   INGEST_BULK_FLUSH_BYTES: positiveInt.default(2_000_000),
   INGEST_BULK_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
+  /**
+   * The format guard: a run whose share of rejected events is above this fails before writing
+   * anything (docs/adr/0002-*.md); 1 disables it.
+   */
+  INGEST_MAX_REJECTED_RATIO: z.coerce.number().min(0).max(1).default(0.5),
+  /** Interval of the run's `progress` log lines. */
+  INGEST_PROGRESS_MS: z.coerce.number().int().min(100).default(5_000),
   /** Where the feed is staged while it is validated (default: the OS temp directory). */
   INGEST_SPOOL_DIR: blankAsUnset(z.string().min(1)),
   PUSHGATEWAY_URL: blankAsUnset(httpUrl),

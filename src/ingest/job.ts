@@ -69,6 +69,20 @@ async function pushMetrics(
   }
 }
 
+/** The run in one line a person can read, e.g. "3 events read, 2 written, 1 rejected (invalid_price 1), 0 duplicates in 1.2 s". */
+export function readableSummary(result: RunResult): string {
+  const c = result.run.counts;
+  const reasons = Object.entries(c.rejected_by_reason)
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(', ');
+  const seconds = ((result.run.duration_ms ?? 0) / 1000).toFixed(1);
+  return (
+    `${c.events_read} events read, ${c.events_upserted} written, ${c.events_rejected} rejected` +
+    `${reasons ? ` (${reasons})` : ''}, ${result.duplicates} duplicates` +
+    `${c.bulk_failures ? `, ${c.bulk_failures} bulk failures` : ''} in ${seconds} s`
+  );
+}
+
 /** The final `summary` log line; marks the root span failed when the run failed. */
 function logSummary(logger: Logger, result: RunResult, rootSpan: Span): void {
   const { run } = result;
@@ -86,10 +100,13 @@ function logSummary(logger: Logger, result: RunResult, rootSpan: Span): void {
     error: run.error,
   };
   if (result.ok) {
-    logger.info(summary, 'ingest run succeeded');
+    logger.info(summary, `ingest run succeeded: ${readableSummary(result)}`);
   } else {
     rootSpan.setStatus({ code: SpanStatusCode.ERROR, message: run.error ?? 'ingest run failed' });
-    logger.error(summary, `ingest run failed: ${run.error ?? 'unknown error'}`);
+    logger.error(
+      summary,
+      `ingest run failed: ${run.error ?? 'unknown error'} (${readableSummary(result)})`,
+    );
   }
 }
 
@@ -119,6 +136,8 @@ export function ingestRunDeps(
     logger: parts.logger,
     spoolDir: env.INGEST_SPOOL_DIR,
     signal: parts.signal,
+    maxRejectedRatio: env.INGEST_MAX_REJECTED_RATIO,
+    progressMs: env.INGEST_PROGRESS_MS,
   };
 }
 

@@ -98,6 +98,8 @@ export interface RunDocument {
     events_rejected: number;
     bulk_failures: number;
     rejected_by_reason: Partial<Record<RejectionReason, number>>;
+    /** Extra copies of identities the feed carried more than once (absent in older records). */
+    duplicates?: number;
   };
 }
 
@@ -169,6 +171,7 @@ export const runsMappings: estypes.MappingTypeMapping = {
         events_upserted: { type: 'long' },
         events_rejected: { type: 'long' },
         bulk_failures: { type: 'long' },
+        duplicates: { type: 'long' },
         // Reasons are a small closed set; keep them as a flattened map so new ones need no mapping.
         rejected_by_reason: { type: 'flattened' },
       },
@@ -212,6 +215,8 @@ export async function bootstrapIndices(
 
   await createIfMissing(client, names.eventsIndex);
   await createIfMissing(client, names.runsIndex);
+  // A runs index created by an older version gains the fields added since (additions only).
+  await client.indices.putMapping({ index: names.runsIndex, ...runsMappings });
 
   const aliasExists = await client.indices.existsAlias({ name: names.eventsAlias });
   if (!aliasExists) {
