@@ -119,6 +119,11 @@ export const ingestEnv = storeEnv.extend({
    * anything (docs/adr/0002-*.md); 1 disables it.
    */
   INGEST_MAX_REJECTED_RATIO: z.coerce.number().min(0).max(1).default(0.5),
+  /**
+   * Lifetime of the ingest lease (one writer at a time, docs/adr/0003-*.md) unless renewed; the
+   * holder renews it every third. A crashed run's lease expires after this.
+   */
+  INGEST_LEASE_TTL_MS: z.coerce.number().int().min(1_000).default(60_000),
   /** Interval of the run's `progress` log lines. */
   INGEST_PROGRESS_MS: z.coerce.number().int().min(100).default(5_000),
   /** Where the feed is staged while it is validated (default: the OS temp directory). */

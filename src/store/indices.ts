@@ -27,6 +27,8 @@ export interface IndexNames {
   eventsTemplate: string;
   runsIndex: string;
   runsTemplate: string;
+  /** One document: the ingest lease (one writer at a time, src/ingest/lease.ts). */
+  leaseIndex: string;
 }
 
 export function indexNames(prefix: string): IndexNames {
@@ -37,6 +39,7 @@ export function indexNames(prefix: string): IndexNames {
     eventsTemplate: `${prefix}-events`,
     runsIndex: `${prefix}-runs`,
     runsTemplate: `${prefix}-runs`,
+    leaseIndex: `${prefix}-ingest-lease`,
   };
 }
 
@@ -179,6 +182,18 @@ export const runsMappings: estypes.MappingTypeMapping = {
   },
 };
 
+/** The ingest lease (`src/ingest/lease.ts`, `LeaseDocument`). */
+export const leaseMappings: estypes.MappingTypeMapping = {
+  dynamic: 'strict',
+  properties: {
+    holder: keyword,
+    provider: keyword,
+    acquired_at: { type: 'date' },
+    renewed_at: { type: 'date' },
+    expires_at: { type: 'date' },
+  },
+};
+
 export interface BootstrapOptions {
   /** Shards and replicas of the events index (development: 1 and 0). */
   shards?: number;
@@ -215,6 +230,10 @@ export async function bootstrapIndices(
 
   await createIfMissing(client, names.eventsIndex);
   await createIfMissing(client, names.runsIndex);
+  await createIfMissing(client, names.leaseIndex, {
+    settings: { number_of_shards: 1, number_of_replicas: opts.replicas ?? 0 },
+    mappings: leaseMappings,
+  });
   // A runs index created by an older version gains the fields added since (additions only).
   await client.indices.putMapping({ index: names.runsIndex, ...runsMappings });
 
@@ -229,9 +248,13 @@ export async function bootstrapIndices(
   return names;
 }
 
-async function createIfMissing(client: Client, index: string): Promise<void> {
+async function createIfMissing(
+  client: Client,
+  index: string,
+  body: Pick<estypes.IndicesCreateRequest, 'settings' | 'mappings'> = {},
+): Promise<void> {
   try {
-    await client.indices.create({ index, wait_for_active_shards: 1 });
+    await client.indices.create({ index, wait_for_active_shards: 1, ...body });
   } catch (err) {
     // Another process created it first: that is the idempotent outcome we want.
     if (isResourceAlreadyExists(err)) return;
