@@ -148,6 +148,11 @@ export const apiEnv = storeEnv
     ES_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(500),
     /** Hits per Elasticsearch page (search_after); bounds the memory of one page. */
     SEARCH_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(1_000),
+    /**
+     * How long the point in time of a streamed answer stays open between two pages (renewed by
+     * every page). A reader slower than this gets an aborted connection, never a truncated 200.
+     */
+    SEARCH_PIT_KEEP_ALIVE_MS: z.coerce.number().int().min(1_000).default(30_000),
     /** Windows kept in the in-process cache; 0 disables it (queries are still coalesced). */
     CACHE_MAX_ENTRIES: z.coerce.number().int().min(0).default(1_000),
     /** Total bytes of cached answers. */
