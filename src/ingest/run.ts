@@ -6,12 +6,13 @@
  * store.
  *
  * One parse, two phases (docs/adr/0005-streaming-xml-parser.md): the body is streamed through the
- * parser, each event normalised and de-duplicated, and the resulting write operations appended to
- * a temporary spool file as NDJSON (`spool.ts`); only when the whole feed has arrived and parsed
- * cleanly are those operations read back and written. A truncated, malformed or interrupted feed
- * therefore changes nothing in the store. Memory stays flat in both phases (one base event, one
- * spool chunk at a time) apart from the set of ids seen in phase 1; the disk holds the operations
- * (not the XML) for the length of the run.
+ * parser, each event normalised, and the resulting write operations appended to a temporary spool
+ * file as NDJSON (`spool.ts`); only when the whole feed has arrived and parsed cleanly, and passed
+ * the format guard, are those operations read back and written (of the copies of one identity,
+ * only the last valid one). A truncated, malformed or interrupted feed therefore changes nothing in
+ * the store. Memory stays flat in both phases (one base event, one spool chunk at a time) apart
+ * from the map of ids to their chosen copy, held until the last write; the disk holds the
+ * operations (not the XML) for the length of the run.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -208,7 +209,7 @@ class FeedSifter {
       .slice(0, n);
   }
 
-  /** The winners are only needed until the spool has been written. */
+  /** The winners are only needed until the spooled operations have been written. */
   forgetIds(): void {
     this.winners.clear();
   }
