@@ -7,9 +7,9 @@
  * flag is only ever set, never cleared (docs/adr/0002-ever-online-and-rejected-events.md):
  * - a valid event: `doc` = its current fields (+ `ever_online: true` only when sold online);
  *   `upsert` = the full document with `first_seen_at`, `last_run_id` and `ever_online`.
- * - a rejected event with a known identity: `doc` = only `last_seen_at` and `last_rejection` (its
- *   last good values stay); `upsert` = identity and bookkeeping without any date, so it can never
- *   match a search.
+ * - a rejected event with a known identity: `doc` = only `last_seen_at` and `last_rejection`
+ *   (+ `ever_online: true` when sold online; its last good values stay); `upsert` = identity and
+ *   bookkeeping without any date, so it can never match a search.
  *
  * Change-driven (docs/adr/0013-change-driven-data.md): a `doc` carries nothing that differs from
  * one run to the next when the feed did not change, so Elasticsearch's no-op detection
@@ -64,9 +64,16 @@ function hashed(doc: Partial<EventDocument>, upsert: EventDocument): DocumentUpd
   return { doc: { ...doc, content_hash }, upsert: { ...upsert, content_hash } };
 }
 
-/** The stored form of a valid event. Pure. */
-export function acceptedEventUpdate(e: NormalisedEvent, seen: SeenBy): DocumentUpdate {
-  const online = e.sell_mode === 'online';
+/**
+ * The stored form of a valid event. Pure. `sightedOnline`: another copy in the same feed was sold
+ * online (an online sighting counts, valid or not).
+ */
+export function acceptedEventUpdate(
+  e: NormalisedEvent,
+  seen: SeenBy,
+  sightedOnline = false,
+): DocumentUpdate {
+  const online = e.sell_mode === 'online' || sightedOnline;
   const current = {
     id: e.id,
     provider: e.provider,
@@ -102,20 +109,20 @@ export function rejectedEventUpdate(r: Rejection, seen: SeenBy): DocumentUpdate 
   const id = r.identity;
   const day = seenDayOf(seen.seenAt);
   const rejection = { reason: r.reason, detail: r.detail, at: day };
-  return hashed(
-    { last_seen_at: day, last_rejection: rejection },
-    {
-      id: id.id,
-      provider: id.provider,
-      base_event_id: id.base_event_id,
-      event_id: id.event_id,
-      title: id.title,
-      sell_mode: id.sell_mode,
-      ever_online: r.online,
-      first_seen_at: seen.seenAt,
-      last_seen_at: day,
-      last_run_id: seen.runId,
-      last_rejection: rejection,
-    },
-  );
+  const doc: Partial<EventDocument> = { last_seen_at: day, last_rejection: rejection };
+  // An online sighting counts, valid or not, on a new and on an existing document alike.
+  if (r.online) doc.ever_online = true;
+  return hashed(doc, {
+    id: id.id,
+    provider: id.provider,
+    base_event_id: id.base_event_id,
+    event_id: id.event_id,
+    title: id.title,
+    sell_mode: id.sell_mode,
+    ever_online: r.online,
+    first_seen_at: seen.seenAt,
+    last_seen_at: day,
+    last_run_id: seen.runId,
+    last_rejection: rejection,
+  });
 }

@@ -27,6 +27,8 @@ export interface IndexNames {
   eventsTemplate: string;
   runsIndex: string;
   runsTemplate: string;
+  /** One document: the ingest lease (one writer at a time, src/ingest/lease.ts). */
+  leaseIndex: string;
 }
 
 export function indexNames(prefix: string): IndexNames {
@@ -37,6 +39,7 @@ export function indexNames(prefix: string): IndexNames {
     eventsTemplate: `${prefix}-events`,
     runsIndex: `${prefix}-runs`,
     runsTemplate: `${prefix}-runs`,
+    leaseIndex: `${prefix}-ingest-lease`,
   };
 }
 
@@ -120,6 +123,8 @@ export interface RunDocument {
     events_rejected: number;
     bulk_failures: number;
     rejected_by_reason: Partial<Record<RejectionReason, number>>;
+    /** Extra copies of identities the feed carried more than once (absent in older records). */
+    duplicates?: number;
   };
 }
 
@@ -194,10 +199,23 @@ export const runsMappings: estypes.MappingTypeMapping = {
         items_changed: { type: 'long' },
         events_rejected: { type: 'long' },
         bulk_failures: { type: 'long' },
+        duplicates: { type: 'long' },
         // Reasons are a small closed set; keep them as a flattened map so new ones need no mapping.
         rejected_by_reason: { type: 'flattened' },
       },
     },
+  },
+};
+
+/** The ingest lease (`src/ingest/lease.ts`, `LeaseDocument`). */
+export const leaseMappings: estypes.MappingTypeMapping = {
+  dynamic: 'strict',
+  properties: {
+    holder: keyword,
+    provider: keyword,
+    acquired_at: { type: 'date' },
+    renewed_at: { type: 'date' },
+    expires_at: { type: 'date' },
   },
 };
 
@@ -243,6 +261,10 @@ export async function bootstrapIndices(
   if (!(await createIfMissing(client, names.runsIndex))) {
     await client.indices.putMapping({ index: names.runsIndex, ...runsMappings });
   }
+  await createIfMissing(client, names.leaseIndex, {
+    settings: { number_of_shards: 1, number_of_replicas: opts.replicas ?? 0 },
+    mappings: leaseMappings,
+  });
 
   const aliasExists = await client.indices.existsAlias({ name: names.eventsAlias });
   if (!aliasExists) {
@@ -257,9 +279,13 @@ export async function bootstrapIndices(
 }
 
 /** Creates `index` unless it exists; true when this call created it. */
-async function createIfMissing(client: Client, index: string): Promise<boolean> {
+async function createIfMissing(
+  client: Client,
+  index: string,
+  body: Pick<estypes.IndicesCreateRequest, 'settings' | 'mappings'> = {},
+): Promise<boolean> {
   try {
-    await client.indices.create({ index, wait_for_active_shards: 1 });
+    await client.indices.create({ index, wait_for_active_shards: 1, ...body });
     return true;
   } catch (err) {
     // Another process created it first: that is the idempotent outcome we want.

@@ -61,7 +61,7 @@ describe('buildEventUpdate (the bulk update that needs no script)', () => {
     expect(body.upsert.ever_online).toBe(false);
   });
 
-  it('rejected: the doc holds only the bookkeeping; the upsert has no dates or summary', () => {
+  it('rejected: the doc holds only the bookkeeping (and ever_online when sold online); the upsert has no dates or summary', () => {
     const [, body] = buildEventUpdate('events', opFor(raw('online', '2021-09-31T20:00:00')), ctx);
     const rejection = {
       reason: 'invalid_date',
@@ -69,10 +69,18 @@ describe('buildEventUpdate (the bulk update that needs no script)', () => {
       at: day,
     };
     expect(body.doc).toEqual({
+      // An online sighting counts, valid or not (ADR 0002).
+      ever_online: true,
       last_seen_at: day,
       last_rejection: rejection,
       content_hash: expect.any(String),
     });
+    const [, offline] = buildEventUpdate(
+      'events',
+      opFor(raw('offline', '2021-09-31T20:00:00')),
+      ctx,
+    );
+    expect(offline.doc).not.toHaveProperty('ever_online');
     expect(body.upsert).toEqual({
       id: expect.any(String),
       provider: 'primary',
