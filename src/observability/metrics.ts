@@ -69,7 +69,7 @@ export function createApiMetrics(registry = new Registry()) {
     }),
     esUp: new Gauge({
       name: `${METRIC_PREFIX}es_up`,
-      help: '1 when the last Elasticsearch check (readiness or freshness poll) succeeded, else 0.',
+      help: '1 when the last freshness poll of Elasticsearch succeeded, else 0 (not a readiness condition).',
       registers: [registry],
     }),
     lastIngestSuccess: new Gauge({
@@ -80,6 +80,12 @@ export function createApiMetrics(registry = new Registry()) {
     dataAge: new Gauge({
       name: `${METRIC_PREFIX}data_age_seconds`,
       help: 'Seconds since the newest successful ingest run finished (data freshness).',
+      registers: [registry],
+    }),
+    bulkheadRejections: new Counter({
+      name: `${METRIC_PREFIX}search_bulkhead_rejections_total`,
+      help: 'Searches refused with 503 because this replica already ran its maximum of Elasticsearch queries (reason queries) or open points in time (reason points_in_time).',
+      labelNames: ['reason'] as const,
       registers: [registry],
     }),
     shed: new Counter({

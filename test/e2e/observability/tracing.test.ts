@@ -240,7 +240,7 @@ describe('the ingester started with --import register.js', () => {
       const byName = new Map(spans.map((r) => [r.span.name, r.span]));
       const root = byName.get('ingest.run');
       expect(root).toBeDefined();
-      for (const phase of ['ingest.bootstrap', 'ingest.read_feed', 'ingest.write']) {
+      for (const phase of ['ingest.check_indices', 'ingest.read_feed', 'ingest.write']) {
         expect({ phase, traceId: byName.get(phase)?.traceId }).toEqual({
           phase,
           traceId: root?.traceId,
