@@ -23,7 +23,7 @@ export function createApiMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
   // The same counts stay available by type, without the suffix (`..._active_handles` etc.).
   for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(METRIC_PREFIX + name);
-  return {
+  const metrics = {
     registry,
     httpRequests: new Counter({
       name: `${METRIC_PREFIX}http_requests_total`,
@@ -94,6 +94,11 @@ export function createApiMetrics(registry = new Registry()) {
       registers: [registry],
     }),
   };
+  // Both reasons exist from the start (at 0), so rate() and the alert see the first refusal.
+  for (const reason of ['queries', 'points_in_time'] as const) {
+    metrics.bulkheadRejections.labels({ reason }).inc(0);
+  }
+  return metrics;
 }
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
 
