@@ -80,6 +80,9 @@ beforeAll(async () => {
     15_000,
     'the simulator',
   );
+  // The indices come from the bootstrap, as in a deployment (the ingester only checks them).
+  const boot = await runToEnd('bootstrap', ingestEnv(`http://127.0.0.1:${simPort}/feed`));
+  if (boot.code !== 0) throw new Error(`bootstrap failed:\n${boot.output}`);
   for (let i = 0; i < 3; i++) {
     const good = await runToEnd('ingest', ingestEnv(`http://127.0.0.1:${simPort}/feed`));
     if (good.code !== 0) throw new Error(`sample ingest ${i + 1} failed:\n${good.output}`);
