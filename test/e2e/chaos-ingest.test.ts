@@ -225,6 +225,11 @@ describe('Elasticsearch stopped in the middle of an ingest run', () => {
       INGEST_BULK_CONCURRENCY: '1',
     });
     const samples = `http://127.0.0.1:${simPort}/feed`;
+    const boot = await runToEnd('bootstrap', env(samples));
+    expect({ code: boot.code, output: boot.code === 0 ? '' : boot.output }).toEqual({
+      code: 0,
+      output: '',
+    });
     const first = await runToEnd('ingest', env(samples));
     expect(first.code).toBe(0);
     const before = await snapshot(es, prefix);

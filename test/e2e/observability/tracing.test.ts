@@ -121,7 +121,12 @@ describe('the API started with --import register.js', () => {
     try {
       await untilHealthy(port, api);
       const base = `http://127.0.0.1:${port}`;
-      await fetch(`${base}/readyz`);
+      // Ready: the freshness poll has talked to Elasticsearch once (its connection is open).
+      await eventually(
+        async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined),
+        20_000,
+        'the API to be ready',
+      );
       await fetch(`${base}/metrics`);
       const caller = traceparent();
       const res = await fetch(
