@@ -84,7 +84,7 @@ export function createApiMetrics(registry = new Registry()) {
     }),
     bulkheadRejections: new Counter({
       name: `${METRIC_PREFIX}search_bulkhead_rejections_total`,
-      help: 'Searches refused with 503 because this replica already ran its maximum of Elasticsearch queries (reason queries) or open points in time (reason points_in_time).',
+      help: 'Cache misses the bulkhead turned away because this replica already ran its maximum of Elasticsearch queries (reason queries) or open points in time (reason points_in_time): answered stale when an older answer was cached, else 503 overloaded.',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
