@@ -52,6 +52,7 @@ export function createSearchService(config: ApiEnv, opts: SearchServiceOptions =
   const pits = new Bulkhead('points_in_time', config.ES_MAX_OPEN_PITS, rejected);
   const reader = createEventReader(client, names, {
     pageSize: config.SEARCH_PAGE_SIZE,
+    keepAlive: `${config.SEARCH_PIT_KEEP_ALIVE_MS}ms`,
     requestTimeoutMs,
     pits,
     observe: (operation, seconds, failed) => {

@@ -27,6 +27,8 @@ export interface IndexNames {
   eventsTemplate: string;
   runsIndex: string;
   runsTemplate: string;
+  /** One document: the ingest lease (one writer at a time, src/ingest/lease.ts). */
+  leaseIndex: string;
 }
 
 export function indexNames(prefix: string): IndexNames {
@@ -37,6 +39,7 @@ export function indexNames(prefix: string): IndexNames {
     eventsTemplate: `${prefix}-events`,
     runsIndex: `${prefix}-runs`,
     runsTemplate: `${prefix}-runs`,
+    leaseIndex: `${prefix}-ingest-lease`,
   };
 }
 
@@ -98,6 +101,8 @@ export interface RunDocument {
     events_rejected: number;
     bulk_failures: number;
     rejected_by_reason: Partial<Record<RejectionReason, number>>;
+    /** Extra copies of identities the feed carried more than once (absent in older records). */
+    duplicates?: number;
   };
 }
 
@@ -169,6 +174,7 @@ export const runsMappings: estypes.MappingTypeMapping = {
         events_upserted: { type: 'long' },
         events_rejected: { type: 'long' },
         bulk_failures: { type: 'long' },
+        duplicates: { type: 'long' },
         // Reasons are a small closed set; keep them as a flattened map so new ones need no mapping.
         rejected_by_reason: { type: 'flattened' },
       },
@@ -182,6 +188,18 @@ export const runsMappings: estypes.MappingTypeMapping = {
  * (`checkIndices`) and never re-puts them (docs/adr/0012-production-semantics.md).
  */
 export const TEMPLATES_VERSION = EVENTS_MAPPING_VERSION * 100 + 1;
+
+/** The ingest lease (`src/ingest/lease.ts`, `LeaseDocument`). */
+export const leaseMappings: estypes.MappingTypeMapping = {
+  dynamic: 'strict',
+  properties: {
+    holder: keyword,
+    provider: keyword,
+    acquired_at: { type: 'date' },
+    renewed_at: { type: 'date' },
+    expires_at: { type: 'date' },
+  },
+};
 
 export interface BootstrapOptions {
   /** Shards of the events index (default 1). */
@@ -228,9 +246,15 @@ export async function bootstrapIndices(
 
   await createIfMissing(client, names.eventsIndex);
   await createIfMissing(client, names.runsIndex);
+  await createIfMissing(client, names.leaseIndex, {
+    settings: { number_of_shards: 1, number_of_replicas: opts.replicas ?? 0 },
+    mappings: leaseMappings,
+  });
+  // A runs index created by an older version gains the fields added since (additions only).
+  await client.indices.putMapping({ index: names.runsIndex, ...runsMappings });
   // Indices created by an earlier bootstrap keep their settings until told otherwise.
   await client.indices.putSettings({
-    index: [names.eventsIndex, names.runsIndex],
+    index: [names.eventsIndex, names.runsIndex, names.leaseIndex],
     settings: dynamic,
   });
 
@@ -257,7 +281,7 @@ export class IndicesNotReadyError extends Error {
 
 /**
  * What the ingester does instead of bootstrapping: checks that the events alias points at the
- * index of this code's mapping version and that the runs index exists; throws
+ * index of this code's mapping version and that the runs and lease indices exist; throws
  * `IndicesNotReadyError` otherwise. Reads only index metadata (`view_index_metadata`).
  */
 export async function checkIndices(client: Client, prefix: string): Promise<IndexNames> {
@@ -272,15 +296,24 @@ export async function checkIndices(client: Client, prefix: string): Promise<Inde
       `the events alias ${names.eventsAlias} points at ${targets.join(', ')}, not at ${names.eventsIndex} (mapping version ${EVENTS_MAPPING_VERSION})`,
     );
   }
-  if (!(await client.indices.exists({ index: names.runsIndex }))) {
-    throw new IndicesNotReadyError(`the runs index ${names.runsIndex} does not exist`);
+  for (const [what, index] of [
+    ['runs index', names.runsIndex],
+    ['ingest lease index', names.leaseIndex],
+  ] as const) {
+    if (!(await client.indices.exists({ index }))) {
+      throw new IndicesNotReadyError(`the ${what} ${index} does not exist`);
+    }
   }
   return names;
 }
 
-async function createIfMissing(client: Client, index: string): Promise<void> {
+async function createIfMissing(
+  client: Client,
+  index: string,
+  body: Pick<estypes.IndicesCreateRequest, 'settings' | 'mappings'> = {},
+): Promise<void> {
   try {
-    await client.indices.create({ index, wait_for_active_shards: 1 });
+    await client.indices.create({ index, wait_for_active_shards: 1, ...body });
   } catch (err) {
     // Another process created it first: that is the idempotent outcome we want.
     if (isResourceAlreadyExists(err)) return;
