@@ -94,10 +94,6 @@ since="$(node -e 'process.stdout.write(new Date().toISOString())')"
 PORT="$SIM_PORT" spawn node dist/main/provider-sim.js
 spawn node "${NODE_FLAGS[@]}" dist/main/api.js
 api_pid=$!
-spawn node "${NODE_FLAGS[@]}" dist/main/ingest-scheduler.js
-SINCE="$since" node scripts/run-local/first-ingest.mjs &
-watcher=$!
-
 # "Running" means the API answers /healthz: wait for it (or for the API to die trying).
 deadline=$((SECONDS + HEALTH_TIMEOUT))
 until curl -fsS -m 1 "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; do
@@ -122,6 +118,11 @@ cat >&2 <<EOF
   Searches return nothing until the first ingest run finishes: a line below says when.
 
 EOF
+
+# The ingester starts once the API runs, so the first-ingest line always comes after the message.
+spawn node "${NODE_FLAGS[@]}" dist/main/ingest-scheduler.js
+SINCE="$since" node scripts/run-local/first-ingest.mjs &
+watcher=$!
 
 # Exit (and clean up) as soon as any child dies, so a crash is not hidden.
 wait -n "${pids[@]}" || true

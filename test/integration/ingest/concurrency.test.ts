@@ -72,7 +72,7 @@ describe('two runs of different feeds at the same time', () => {
         expect([sequentialAb[id], sequentialBa[id]]).toContainEqual(doc);
         expect(doc.ever_online).toBe(sequentialAb[id]?.ever_online);
       }
-      // Nine runs and three bootstraps per case: more than jest's default 5 s on a loaded machine.
+      // Three bootstraps and eight runs: more than jest's default 5 s on a loaded machine.
     },
     60_000,
   );
