@@ -1,13 +1,17 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import {
   BatchSpanProcessor,
   InMemorySpanExporter,
+  ParentBasedSampler,
+  SamplingDecision,
   SimpleSpanProcessor,
+  TraceIdRatioBasedSampler,
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
 import {
   DEFAULT_SERVICE_NAME,
+  HeadSampling,
   TRACER_NAME,
   isTracingDisabled,
   isTracingStarted,
@@ -165,5 +169,48 @@ describe('startTracing / shutdownTracing', () => {
     expect(isTracingDisabled({ OTEL_SDK_DISABLED: '1' })).toBe(false);
     expect(isTracingDisabled({})).toBe(false);
     expect(isTracingDisabled({ OTEL_SDK_DISABLED: ' True ' })).toBe(true);
+  });
+});
+
+describe('HeadSampling: the decision before the HTTP instrumentation builds anything', () => {
+  const caller = (flags: string) => ({
+    traceparent: `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-${flags}`,
+  });
+
+  it('continues a caller’s sampled trace, drops an unsampled one, samples no root at ratio 0', () => {
+    startInMemory(); // registers the W3C propagator the decision extracts with
+    const head = new HeadSampling(
+      new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(0) }),
+    );
+    expect(head.sampled(caller('01'))).toBe(true);
+    expect(head.sampled(caller('00'))).toBe(false);
+    expect(head.sampled({})).toBe(false);
+  });
+
+  it('hands a sampled root request’s trace id to the tracer, which then decides the same', () => {
+    startInMemory();
+    const ratio = new TraceIdRatioBasedSampler(0.5);
+    const head = new HeadSampling(ratio);
+    const tracerDecides = (traceId: string) =>
+      ratio.shouldSample(ROOT_CONTEXT, traceId, 'GET', SpanKind.SERVER, {}, []).decision;
+    const decisions = Array.from({ length: 200 }, () => {
+      const sampled = head.sampled({});
+      const traceId = head.generateTraceId(); // what the tracer does next for the server span
+      // (An unsampled request is ignored by the instrumentation: no span, no second decision.)
+      if (sampled) expect(tracerDecides(traceId)).toBe(SamplingDecision.RECORD_AND_SAMPLED);
+      return sampled;
+    });
+    // Both outcomes occurred (the odds of 200 equal ones at 0.5 are 2^-199).
+    expect(new Set(decisions)).toEqual(new Set([true, false]));
+  });
+
+  it('does not hand a trace id on after a decision for a caller’s trace', () => {
+    startInMemory();
+    const head = new HeadSampling(
+      new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(1) }),
+    );
+    expect(head.sampled(caller('01'))).toBe(true);
+    expect(head.generateTraceId()).not.toBe('ab'.repeat(16));
+    expect(head.generateTraceId()).toMatch(/^[0-9a-f]{32}$/);
   });
 });
