@@ -24,6 +24,7 @@ import {
   urlLengthLimit,
   type ApiState,
 } from './http/middleware.js';
+import { serverSpans } from './http/server-span.js';
 import { rateLimit } from './http/rate-limit.js';
 import { securityHeaders } from './http/security-headers.js';
 import { probeRoutes, searchRoute, type Lifecycle } from './routes.js';
@@ -121,6 +122,8 @@ export function createApp(settings: AppSettings, parts: AppParts): Koa<ApiState>
   probeRoutes(router, { metrics, lifecycle, freshness: parts.freshness });
   const docsHtml = docsRoutes(router, parts.openapiYaml ?? readOpenApiYaml());
 
+  // First: the server span of a sampled request covers the whole chain.
+  app.use(serverSpans());
   app.use(async (ctx, next) => {
     // While draining, ask every client to close its connection after this response.
     if (lifecycle.shuttingDown) ctx.set('Connection', 'close');

@@ -4,6 +4,7 @@
  * so application code can use it without loading the SDK: when tracing is not started (or
  * `OTEL_SDK_DISABLED=true`) the API's no-op tracer makes these calls nearly free.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import { suppressTracing } from '@opentelemetry/core';
 import {
   SpanStatusCode,
@@ -64,4 +65,20 @@ export async function flushSpans(): Promise<void> {
  */
 export function withoutTracing<T>(fn: () => T): T {
   return context.with(suppressTracing(context.active()), fn);
+}
+
+/**
+ * Whether an incoming request is traced, from its headers: the SDK's head-sampling decision, set
+ * by `startTracing` (`tracing.ts`), cleared by `shutdownTracing`. Unset, no request is traced.
+ */
+export type HeadSampler = (headers: IncomingHttpHeaders) => boolean;
+
+let headSampler: HeadSampler | undefined;
+
+export function setHeadSampler(sampler: HeadSampler | undefined): void {
+  headSampler = sampler;
+}
+
+export function currentHeadSampler(): HeadSampler | undefined {
+  return headSampler;
 }

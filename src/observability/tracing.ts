@@ -42,13 +42,8 @@ import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 export const DEFAULT_SERVICE_NAME = 'event-search';
 
 // The service's own spans (light: only @opentelemetry/api), re-exported for convenience.
+import { setHeadSampler } from './spans.js';
 export { TRACER_NAME, tracer, withSpan } from './spans.js';
-
-/**
- * Incoming requests that get no trace: probes and scrapes arrive every few seconds on every
- * replica and would drown the traces of real traffic.
- */
-export const UNTRACED_PATHS: readonly string[] = ['/healthz', '/readyz', '/metrics'];
 
 export interface TracingOptions {
   /**
@@ -82,25 +77,17 @@ export function isTracingStarted(): boolean {
   return running !== undefined;
 }
 
-function pathOf(url: string | undefined): string {
-  if (!url) return '';
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-}
-
 /**
- * The head-sampling decision for an incoming request, taken before the HTTP instrumentation builds
- * anything for it.
+ * The head-sampling decision for an incoming request, taken before anything is built for it.
  *
- * Unsampled requests are most requests (the chart samples one in ten), and the instrumentation's
- * work for them (request attributes, a non-recording span, an active context, listeners on the
- * request and response, the Koa route wrapper) cost about half of a cached answer's throughput. So
- * the `ignoreIncomingRequestHook` asks the SDK's own sampler first, with what the tracer will give it
- * (the context extracted from the request's headers, so a caller's sampled `traceparent` is
- * continued and an unsampled one is not, and the trace id): an unsampled request is then ignored
- * like a probe. A sampled root request's trace id is handed to the tracer as the next one it
- * generates, so the tracer's own sampling of the server span repeats the same decision (the
- * standard samplers decide from the parent and the trace id only) and the trace is complete.
+ * Unsampled requests are most requests (the chart samples one in ten): the API's `serverSpans`
+ * middleware asks `sampled(headers)` first and does nothing more for them. The decision is the
+ * SDK's own sampler, asked with what the tracer will give it for the server span: the context
+ * extracted from the request's headers (a caller's sampled `traceparent` is continued, an unsampled
+ * one is not) and the trace id. A sampled root request's trace id is handed to the tracer as the
+ * next one it generates (this class is the SDK's id generator), so the tracer's own sampling of the
+ * server span repeats the same decision (the standard samplers decide from the parent and the trace
+ * id only) and the trace is complete.
  */
 export class HeadSampling implements IdGenerator {
   private readonly random = new RandomIdGenerator();
@@ -142,19 +129,16 @@ export class HeadSampling implements IdGenerator {
 }
 
 /**
- * Incoming HTTP (server spans, W3C context extracted from `traceparent`), Koa routes (one span per
- * matched @koa/router route, none per middleware) and undici / `fetch` (client spans, context
- * injected). Creating an instrumentation patches its module, so call this only to start tracing.
- * Incoming requests `head` does not sample get nothing from the instrumentation (see `HeadSampling`).
+ * Koa routes (one span per matched @koa/router route, none per middleware), undici / `fetch`
+ * (client spans, context injected) and outgoing `node:http`. Incoming requests get their server
+ * span from the API's `serverSpans` middleware (src/api/http/server-span.ts), which starts one only
+ * for the requests head sampling keeps: the HTTP instrumentation's incoming side, which builds a
+ * span and a context for every request, sampled or not, is off. Creating an instrumentation
+ * patches its module, so call this only to start tracing.
  */
-export function defaultInstrumentations(
-  head: HeadSampling = new HeadSampling(),
-): Instrumentation[] {
+export function defaultInstrumentations(): Instrumentation[] {
   return [
-    new HttpInstrumentation({
-      ignoreIncomingRequestHook: (req) =>
-        UNTRACED_PATHS.includes(pathOf(req.url)) || !head.sampled(req.headers),
-    }),
+    new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
     new KoaInstrumentation({ ignoreLayersType: [KoaLayerType.MIDDLEWARE] }),
     new UndiciInstrumentation(),
   ];
@@ -168,7 +152,7 @@ export function startTracing(opts: TracingOptions = {}): boolean {
   if (isTracingDisabled()) return false;
   if (running) return true;
   const head = new HeadSampling();
-  const instrumentations = opts.instrumentations ?? defaultInstrumentations(head);
+  const instrumentations = opts.instrumentations ?? defaultInstrumentations();
   const sdk = new NodeSDK({
     // The sampler the environment describes, shared with the early decision, and the id generator
     // that hands a sampled request's trace id to its server span.
@@ -186,6 +170,7 @@ export function startTracing(opts: TracingOptions = {}): boolean {
     ...(opts.spanProcessors ? { spanProcessors: opts.spanProcessors } : {}),
   });
   sdk.start();
+  setHeadSampler((headers) => head.sampled(headers));
   running = { sdk, instrumentations };
   return true;
 }
@@ -199,6 +184,7 @@ export async function shutdownTracing(): Promise<void> {
   const current = running;
   if (!current) return;
   running = undefined;
+  setHeadSampler(undefined);
   try {
     await current.sdk.shutdown();
   } finally {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import {
   BatchSpanProcessor,
   InMemorySpanExporter,
@@ -172,7 +172,7 @@ describe('startTracing / shutdownTracing', () => {
   });
 });
 
-describe('HeadSampling: the decision before the HTTP instrumentation builds anything', () => {
+describe('HeadSampling: the decision before anything is built for a request', () => {
   const caller = (flags: string) => ({
     traceparent: `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-${flags}`,
   });
@@ -191,12 +191,11 @@ describe('HeadSampling: the decision before the HTTP instrumentation builds anyt
     startInMemory();
     const ratio = new TraceIdRatioBasedSampler(0.5);
     const head = new HeadSampling(ratio);
-    const tracerDecides = (traceId: string) =>
-      ratio.shouldSample(ROOT_CONTEXT, traceId, 'GET', SpanKind.SERVER, {}, []).decision;
+    const tracerDecides = (traceId: string) => ratio.shouldSample(ROOT_CONTEXT, traceId).decision;
     const decisions = Array.from({ length: 200 }, () => {
       const sampled = head.sampled({});
       const traceId = head.generateTraceId(); // what the tracer does next for the server span
-      // (An unsampled request is ignored by the instrumentation: no span, no second decision.)
+      // (An unsampled request gets no span: no second decision.)
       if (sampled) expect(tracerDecides(traceId)).toBe(SamplingDecision.RECORD_AND_SAMPLED);
       return sampled;
     });
