@@ -20,7 +20,7 @@ import {
   propagation,
   trace,
 } from '@opentelemetry/api';
-import { RPCType, setRPCMetadata } from '@opentelemetry/core';
+import { RPCType, setRPCMetadata, suppressTracing } from '@opentelemetry/core';
 import {
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
@@ -39,11 +39,16 @@ import { routeOf } from './middleware.js';
  */
 export const UNTRACED_PATHS: readonly string[] = ['/healthz', '/readyz', '/metrics'];
 
+/** The context of a request that is not traced: one shared value, nothing built per request. */
+const UNTRACED = suppressTracing(ROOT_CONTEXT);
+
 export function serverSpans(): Middleware {
   return async (ctx: Context, next: Next) => {
     const sampled = currentHeadSampler();
-    if (sampled === undefined || UNTRACED_PATHS.includes(ctx.path) || !sampled(ctx.req.headers)) {
-      return next();
+    if (sampled === undefined) return next();
+    if (UNTRACED_PATHS.includes(ctx.path) || !sampled(ctx.req.headers)) {
+      // Nothing it calls (Elasticsearch, fetch) starts a trace of its own either.
+      return context.with(UNTRACED, next);
     }
     const parent = propagation.extract(ROOT_CONTEXT, ctx.req.headers);
     const span = tracer().startSpan(

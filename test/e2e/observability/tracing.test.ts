@@ -128,10 +128,19 @@ describe('the API started with --import register.js', () => {
         'the API to be ready',
       );
       await fetch(`${base}/metrics`);
+      // A caller that did not sample its trace (another window: a cache miss too): the API traces
+      // neither the request nor its Elasticsearch call. Sent first, so its spans, if any, would be
+      // exported before (or with) those of the sampled one.
+      const unsampled = traceparent();
+      const skipped = await fetch(
+        `${base}/search?starts_at=2020-01-01T00:00:00&ends_at=2020-12-31T00:00:00`,
+        { headers: { traceparent: unsampled.header.replace(/-01$/, '-00') } },
+      );
+      expect(skipped.status).toBe(200);
       const caller = traceparent();
       const res = await fetch(
         `${base}/search?starts_at=2021-01-01T00:00:00&ends_at=2021-12-31T00:00:00`,
-        { headers: { traceparent: caller.header } },
+        { headers: { traceparent: caller.header, 'x-request-id': 'sampled-search' } },
       );
       expect(res.status).toBe(200);
 
@@ -171,6 +180,14 @@ describe('the API started with --import register.js', () => {
       }
       expect(ancestor?.spanId).toBe(server?.span.spanId);
 
+      // Nothing the API did outside the sampled request (the unsampled one's Elasticsearch call,
+      // the probes' checks) started a trace of its own.
+      expect(
+        received.filter(
+          (r) => r.service === 'event-search-api' && r.span.traceId !== caller.traceId,
+        ),
+      ).toEqual([]);
+
       // Probes and scrapes are not traced.
       const serverNames = received.filter((r) => r.span.kind === SERVER).map((r) => r.span.name);
       expect(serverNames.filter((n) => /readyz|metrics|healthz/.test(n))).toEqual([]);
@@ -180,8 +197,8 @@ describe('the API started with --import register.js', () => {
         .output()
         .split('\n')
         .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as { msg: string; route?: string; trace_id?: string });
-      const request = lines.find((l) => l.msg === 'request' && l.route === '/search');
+        .map((l) => JSON.parse(l) as { msg: string; req_id?: string; trace_id?: string });
+      const request = lines.find((l) => l.msg === 'request' && l.req_id === 'sampled-search');
       expect(request?.trace_id).toBe(caller.traceId);
       // The loader hook is registered in-thread (module.registerHooks): no DEP0205 warning.
       expect(api.output()).not.toContain('DEP0205');
