@@ -15,7 +15,7 @@ import { createApp, type Lifecycle } from './app.js';
 import { LoadShedder } from './http/load-shedding.js';
 import { listen, portOf, shutdownGracefully, type ShutdownResult } from './http/server.js';
 import { createEventReader } from './search/event-reader.js';
-import { latestSuccessfulRun } from './search/freshness.js';
+import { readFreshness } from './search/freshness.js';
 import { FreshnessPoller } from './search/freshness-poller.js';
 import { SearchCache } from './search/search-cache.js';
 
@@ -60,7 +60,7 @@ export function createSearchService(config: ApiEnv, opts: SearchServiceOptions =
     logger,
   });
   const poller = new FreshnessPoller({
-    read: () => latestSuccessfulRun(client, names, { requestTimeoutMs }),
+    read: () => readFreshness(client, names, { requestTimeoutMs }),
     onRun: (run) => cache.observeRun(run),
     intervalMs: config.FRESHNESS_POLL_MS,
     metrics,

@@ -1,11 +1,12 @@
 /**
- * Data freshness: the newest ingest run that succeeded, read from `<prefix>-runs`.
+ * Data freshness: the newest ingest run that succeeded, of every provider, read from `<prefix>-runs`.
  *
  * The API polls it to know when the data changed (cache invalidation) and how old it is (metrics).
  */
 import type { Client } from '../../store/client.js';
 import type { IndexNames } from '../../store/indices.js';
-import { latestSuccessfulRun as latestRun } from '../../store/runs.js';
+import type { RunDocument } from '../../store/indices.js';
+import { latestSuccessPerProvider } from '../../store/runs.js';
 
 export interface SuccessfulRun {
   runId: string;
@@ -13,15 +14,42 @@ export interface SuccessfulRun {
   finishedAt: string;
 }
 
+/** What the API knows of the data's freshness, across providers. */
+export interface Freshness {
+  /**
+   * The newest successful run of any provider (null: none yet): a run of any provider that
+   * succeeds becomes it, so the search cache notices every provider's runs.
+   */
+  newest: SuccessfulRun | null;
+  /** Every provider with a run record and its newest successful run (null: none yet). */
+  providers: { provider: string; lastSuccess: SuccessfulRun | null }[];
+}
+
+function successOf(run: RunDocument | null): SuccessfulRun | null {
+  return run?.finished_at ? { runId: run.run_id, finishedAt: run.finished_at } : null;
+}
+
+/** Newer first: by finish time, then run id (as the run records are sorted). */
+function newer(a: SuccessfulRun | null, b: SuccessfulRun | null): SuccessfulRun | null {
+  if (!a || !b) return a ?? b;
+  if (a.finishedAt !== b.finishedAt) return a.finishedAt > b.finishedAt ? a : b;
+  return a.runId > b.runId ? a : b;
+}
+
 /**
- * The newest run with outcome `succeeded`, or null when there has never been one (including when
- * the runs index does not exist yet). Any other failure is thrown.
+ * The freshness of every provider (one request). The runs index not existing yet means no run;
+ * any other failure is thrown.
  */
-export async function latestSuccessfulRun(
+export async function readFreshness(
   client: Client,
   names: IndexNames,
   opts: { requestTimeoutMs?: number } = {},
-): Promise<SuccessfulRun | null> {
-  const run = await latestRun(client, names.prefix, undefined, opts);
-  return run?.finished_at ? { runId: run.run_id, finishedAt: run.finished_at } : null;
+): Promise<Freshness> {
+  const perProvider = await latestSuccessPerProvider(client, names.prefix, opts);
+  const providers = perProvider.map((p) => ({
+    provider: p.provider,
+    lastSuccess: successOf(p.latestSuccess),
+  }));
+  const newest = providers.reduce<SuccessfulRun | null>((n, p) => newer(n, p.lastSuccess), null);
+  return { newest, providers };
 }
