@@ -610,8 +610,10 @@ def test_dashboard_configmap_holds_the_chart_dashboard_with_runbook_links():
 DASHBOARD_SCOPES = {
     # API series: the release (namespace, job) and the pod.
     "event_search_": ('namespace=~"$namespace"', 'job=~"$job"', 'pod=~"$pod"'),
-    # The ingester's Pushgateway series: their job names the release.
-    "event_search_ingest_": ('job=~"$ingest_job"',),
+    # Freshness, one series per provider (docs/adr/0014-many-providers.md).
+    "event_search_data_age_": ('namespace=~"$namespace"', 'job=~"$job"', 'pod=~"$pod"', 'provider=~"$provider"'),
+    # The ingester's Pushgateway series: their job names the release, their group the provider.
+    "event_search_ingest_": ('job=~"$ingest_job"', 'provider=~"$provider"'),
     "kube_horizontalpodautoscaler_": ('namespace=~"$namespace"', 'horizontalpodautoscaler=~"$job"'),
     "kube_pod_": ('namespace=~"$namespace"', 'pod=~"$pod"'),
     "container_": ('namespace=~"$namespace"', 'pod=~"$pod"'),
@@ -634,7 +636,7 @@ def dashboard_selectors(dashboard: dict):
 def test_every_dashboard_query_carries_the_scoping_selectors():
     dashboard = json.loads(CHART_DASHBOARD.read_text())
     variables = {v["name"] for v in dashboard["templating"]["list"]}
-    assert {"namespace", "job", "pod", "ingest_job", "cronjob"} <= variables
+    assert {"namespace", "job", "pod", "ingest_job", "provider", "cronjob"} <= variables
     found = list(dashboard_selectors(dashboard))
     assert len(found) > 45
     missing = []
