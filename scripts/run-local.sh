@@ -107,8 +107,6 @@ if [[ -n "$SECOND_PROVIDER_NAME" ]]; then
   PROVIDER_NAME="$SECOND_PROVIDER_NAME" PROVIDER_URL="$SECOND_PROVIDER_URL" PROVIDER_FORMAT=ndjson \
     PROVIDER_TIMEZONE="$SECOND_PROVIDER_TIMEZONE" spawn node "${NODE_FLAGS[@]}" dist/main/ingest-scheduler.js
 fi
-SINCE="$since" node scripts/run-local/first-ingest.mjs &
-watcher=$!
 
 # "Running" means the API answers /healthz: wait for it (or for the API to die trying).
 deadline=$((SECONDS + HEALTH_TIMEOUT))
@@ -135,6 +133,11 @@ cat >&2 <<EOF
   Searches return nothing until the first ingest run finishes: a line below says when.
 
 EOF
+
+# Only now the watch for the first ingest run (one that finished meanwhile is reported at once), so
+# its line always comes after the "running" message, however fast the runs of the providers are.
+SINCE="$since" node scripts/run-local/first-ingest.mjs &
+watcher=$!
 
 # Exit (and clean up) as soon as any child dies, so a crash is not hidden.
 wait -n "${pids[@]}" || true
