@@ -125,6 +125,18 @@ export const ingestEnv = storeEnv.extend({
   PROVIDER_MAX_FEED_BYTES: positiveInt.default(2 * 1024 * 1024 * 1024),
   INGEST_BULK_FLUSH_BYTES: positiveInt.default(2_000_000),
   INGEST_BULK_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
+  /**
+   * The format guard: a run whose share of rejected events is above this fails before writing
+   * anything (docs/adr/0002-*.md); 1 disables it.
+   */
+  INGEST_MAX_REJECTED_RATIO: z.coerce.number().min(0).max(1).default(0.5),
+  /**
+   * Lifetime of the ingest lease (one writer at a time, docs/adr/0003-*.md) unless renewed; the
+   * holder renews it every third. A crashed run's lease expires after this.
+   */
+  INGEST_LEASE_TTL_MS: z.coerce.number().int().min(1_000).default(60_000),
+  /** Interval of the run's `progress` log lines. */
+  INGEST_PROGRESS_MS: z.coerce.number().int().min(100).default(5_000),
   /** Where the feed is staged while it is validated (default: the OS temp directory). */
   INGEST_SPOOL_DIR: blankAsUnset(z.string().min(1)),
   PUSHGATEWAY_URL: blankAsUnset(httpUrl),
@@ -144,6 +156,11 @@ export const apiEnv = storeEnv
     ES_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(500),
     /** Hits per Elasticsearch page (search_after); bounds the memory of one page. */
     SEARCH_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(1_000),
+    /**
+     * How long the point in time of a streamed answer stays open between two pages (renewed by
+     * every page). A reader slower than this gets an aborted connection, never a truncated 200.
+     */
+    SEARCH_PIT_KEEP_ALIVE_MS: z.coerce.number().int().min(1_000).default(30_000),
     /** Windows kept in the in-process cache; 0 disables it (queries are still coalesced). */
     CACHE_MAX_ENTRIES: z.coerce.number().int().min(0).default(1_000),
     /** Total bytes of cached answers. */

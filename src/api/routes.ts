@@ -56,7 +56,14 @@ export function searchRoute(router: Router<ApiState>, opts: SearchRouteOptions):
     if (answer.kind === 'stream') {
       // HEAD never reads the body: release the query at once.
       if (ctx.method === 'HEAD') answer.stream.destroy();
-      else ctx.body = answer.stream;
+      else {
+        // A page that fails after the headers went out (an expired point in time under a slow
+        // reader, Elasticsearch gone) aborts the connection: the chunked body never gets its last
+        // chunk, so no client takes it for a complete 200 (docs/adr/0006-*.md).
+        const socket = ctx.req.socket;
+        answer.stream.once('error', () => socket.destroy());
+        ctx.body = answer.stream;
+      }
       return;
     }
     ctx.etag = answer.etag;

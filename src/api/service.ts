@@ -46,6 +46,7 @@ export function createSearchService(config: ApiEnv, opts: SearchServiceOptions =
   const names = indexNames(config.ES_INDEX_PREFIX);
   const reader = createEventReader(client, names, {
     pageSize: config.SEARCH_PAGE_SIZE,
+    keepAlive: `${config.SEARCH_PIT_KEEP_ALIVE_MS}ms`,
     requestTimeoutMs,
     observe: (operation, seconds, failed) => {
       metrics.esDuration.observe({ operation }, seconds);

@@ -2,8 +2,11 @@
  * One ingest run as a job, assembled from its configuration: the one builder that
  * src/main/ingest.ts, the tests and the benchmarks call. `run` fetches the provider's feed, writes
  * it, records the run, pushes its metrics and flushes its traces, and resolves to the process's
- * exit code: 0 only when the feed was read to its end and every item was written, 1 otherwise.
+ * exit code: 0 only when the feed was read to its end and every item was written, 1 otherwise,
+ * 3 (`EXIT_LEASE_HELD`) when another run holds the ingest lease (one writer at a time; this run
+ * then reads and writes nothing, and records no run).
  */
+import { randomUUID } from 'node:crypto';
 import { SpanStatusCode, type Span } from '@opentelemetry/api';
 import type { IngestEnv } from '../config.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -14,6 +17,7 @@ import { bootstrapIndices, indexNames } from '../store/indices.js';
 import { httpFeedSource, redactUrl } from './feed-client.js';
 import { feedFormat } from './formats/index.js';
 import { pushRunMetrics, recordRunMetrics } from './metrics.js';
+import { acquireLease, EXIT_LEASE_HELD, LeaseHeldError, type Lease } from './lease.js';
 import { createRunStore } from './run-store.js';
 import { runIngest, type FeedSource, type RunDeps, type RunResult } from './run.js';
 import { writeEvents } from './writer.js';
@@ -70,6 +74,20 @@ async function pushMetrics(
   }
 }
 
+/** The run in one line a person can read, e.g. "3 events read, 2 written, 1 rejected (invalid_price 1), 0 duplicates in 1.2 s". */
+export function readableSummary(result: RunResult): string {
+  const c = result.run.counts;
+  const reasons = Object.entries(c.rejected_by_reason)
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(', ');
+  const seconds = ((result.run.duration_ms ?? 0) / 1000).toFixed(1);
+  return (
+    `${c.events_read} events read, ${c.events_upserted} written, ${c.events_rejected} rejected` +
+    `${reasons ? ` (${reasons})` : ''}, ${result.duplicates} duplicates` +
+    `${c.bulk_failures ? `, ${c.bulk_failures} bulk failures` : ''} in ${seconds} s`
+  );
+}
+
 /** The final `summary` log line; marks the root span failed when the run failed. */
 function logSummary(logger: Logger, result: RunResult, rootSpan: Span): void {
   const { run } = result;
@@ -87,10 +105,13 @@ function logSummary(logger: Logger, result: RunResult, rootSpan: Span): void {
     error: run.error,
   };
   if (result.ok) {
-    logger.info(summary, 'ingest run succeeded');
+    logger.info(summary, `ingest run succeeded: ${readableSummary(result)}`);
   } else {
     rootSpan.setStatus({ code: SpanStatusCode.ERROR, message: run.error ?? 'ingest run failed' });
-    logger.error(summary, `ingest run failed: ${run.error ?? 'unknown error'}`);
+    logger.error(
+      summary,
+      `ingest run failed: ${run.error ?? 'unknown error'} (${readableSummary(result)})`,
+    );
   }
 }
 
@@ -121,6 +142,8 @@ export function ingestRunDeps(
     logger: parts.logger,
     spoolDir: env.INGEST_SPOOL_DIR,
     signal: parts.signal,
+    maxRejectedRatio: env.INGEST_MAX_REJECTED_RATIO,
+    progressMs: env.INGEST_PROGRESS_MS,
   };
 }
 
@@ -133,13 +156,59 @@ export function createIngestJob(env: IngestEnv, opts: IngestJobOptions = {}) {
       bootstrapIndices(client, env.ES_INDEX_PREFIX),
     );
     logger.info({ phase: 'bootstrap', alias: names.eventsAlias }, 'indices ready');
-    const result = await runIngest(ingestRunDeps(client, env, { logger, signal: opts.signal }));
+    const runId = randomUUID();
+    const lease = await takeLease(client, names.leaseIndex, runId);
+    if (!lease) return EXIT_LEASE_HELD;
+    let result: RunResult;
+    try {
+      // The run stops when SIGTERM arrives or when the lease is lost.
+      const signal = opts.signal ? AbortSignal.any([opts.signal, lease.lost]) : lease.lost;
+      result = await runIngest({ ...ingestRunDeps(client, env, { logger, signal }), runId });
+    } finally {
+      await lease.release();
+    }
     await pushMetrics(env, logger, createIngestMetrics(), result);
     logSummary(logger, result, rootSpan);
     return result.ok ? 0 : 1;
   }
 
-  /** One run; resolves to the exit code (0 succeeded, 1 failed). Never rejects. */
+  /** The ingest lease for `runId`, or null (logged) when another run holds it. */
+  async function takeLease(client: Client, index: string, runId: string): Promise<Lease | null> {
+    try {
+      return await acquireLease({
+        client,
+        index,
+        runId,
+        provider: env.PROVIDER_NAME,
+        ttlMs: env.INGEST_LEASE_TTL_MS,
+        onTakeover: (expired) =>
+          logger.warn(
+            {
+              phase: 'lease',
+              run_id: runId,
+              expired_holder: expired.holder,
+              expired_at: expired.expires_at,
+            },
+            `took over the ingest lease of run ${expired.holder}, expired at ${expired.expires_at} (that run ended without releasing it)`,
+          ),
+      });
+    } catch (err) {
+      if (!(err instanceof LeaseHeldError)) throw err;
+      logger.error(
+        {
+          phase: 'lease',
+          outcome: 'lease_held',
+          holder: err.holder,
+          expires_at: err.expiresAt,
+          exit_code: EXIT_LEASE_HELD,
+        },
+        err.message,
+      );
+      return null;
+    }
+  }
+
+  /** One run; resolves to the exit code (0 succeeded, 1 failed, 3 lease held). Never rejects. */
   async function run(): Promise<number> {
     logger.info(
       {

@@ -14,6 +14,7 @@ export function recordRunMetrics(metrics: IngestMetrics, run: RunDocument): void
   metrics.eventsRead.set(c.events_read);
   metrics.eventsUpserted.set(c.events_upserted);
   metrics.bulkFailures.set(c.bulk_failures);
+  metrics.duplicateEvents.set(c.duplicates ?? 0);
   metrics.eventsRejected.reset();
   // Every reason is reported, 0 included, so the series exist after a clean run too (dashboards and
   // rate() over them need no `or vector(0)`).

@@ -7,7 +7,13 @@ import type { Rejection, SeenBy } from '../store/event-document.js';
 
 /** What the ingester asks the writer to record. */
 export type WriteOp =
-  { kind: 'event'; event: NormalisedEvent } | ({ kind: 'rejected' } & Rejection);
+  | {
+      kind: 'event';
+      event: NormalisedEvent;
+      /** Another copy of the event in the same feed was sold online (docs/adr/0002-*.md). */
+      sightedOnline?: boolean;
+    }
+  | ({ kind: 'rejected' } & Rejection);
 
 /** Who writes and when: the same for every item of one run. */
 export type WriteContext = SeenBy;

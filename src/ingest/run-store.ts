@@ -29,5 +29,6 @@ export function emptyRunCounts(): RunDocument['counts'] {
     events_rejected: 0,
     bulk_failures: 0,
     rejected_by_reason: {},
+    duplicates: 0,
   };
 }

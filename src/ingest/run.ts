@@ -6,12 +6,13 @@
  * store.
  *
  * One parse, two phases (docs/adr/0005-streaming-xml-parser.md): the body is streamed through the
- * parser, each event normalised and de-duplicated, and the resulting write operations appended to
- * a temporary spool file as NDJSON (`spool.ts`); only when the whole feed has arrived and parsed
- * cleanly are those operations read back and written. A truncated, malformed or interrupted feed
- * therefore changes nothing in the store. Memory stays flat in both phases (one base event, one
- * spool chunk at a time) apart from the set of ids seen in phase 1; the disk holds the operations
- * (not the XML) for the length of the run.
+ * parser, each event normalised, and the resulting write operations appended to a temporary spool
+ * file as NDJSON (`spool.ts`); only when the whole feed has arrived and parsed cleanly, and passed
+ * the format guard, are those operations read back and written (of the copies of one identity,
+ * only the last valid one). A truncated, malformed or interrupted feed therefore changes nothing in
+ * the store. Memory stays flat in both phases (one base event, one spool chunk at a time) apart
+ * from the map of ids to their chosen copy, held until the last write; the disk holds the
+ * operations (not the XML) for the length of the run.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -26,6 +27,7 @@ import { writeOpOf, type WriteContext, type WriteOp } from './operations.js';
 import type { WriteStats } from './writer.js';
 import { FeedError } from './errors.js';
 import { feedFormat, type FeedReader, type ParsedBaseEvent } from './formats/index.js';
+import { reportProgress } from './progress.js';
 import { readSpool, writeSpool } from './spool.js';
 
 /** Where the bytes of the feed come from (the provider over HTTP, a fixture, a generator). */
@@ -63,6 +65,13 @@ export interface RunDeps {
   runId?: string;
   /** Rejected (and duplicate) events logged one by one before the rest are only counted (default 20). */
   maxLoggedRejections?: number;
+  /**
+   * The format guard: a feed whose share of rejected events is above this fails before anything
+   * is written (default 0.5; 1 disables it). docs/adr/0002-*.md.
+   */
+  maxRejectedRatio?: number;
+  /** Interval of the `progress` log lines (default 5000 ms). */
+  progressMs?: number;
 }
 
 export interface RunResult {
@@ -70,7 +79,7 @@ export interface RunResult {
   run: RunDocument;
   ok: boolean;
   error: Error | null;
-  /** Events that appeared more than once in the feed (the first occurrence was used). */
+  /** Copies of events that appeared more than once in the feed (the last valid copy was used). */
   duplicates: number;
   unknownElements: Record<string, number>;
   bytes: number;
@@ -83,16 +92,39 @@ function checkAborted(signal: AbortSignal | undefined): void {
   }
 }
 
+/** The copy of one identity that is written, and what all of its copies said. */
+interface Winner {
+  /** Position of the winning operation in the spool (the order operations are written in). */
+  ordinal: number;
+  /** The winner is a valid copy (then no later invalid copy can replace it). */
+  valid: boolean;
+  /** Some copy in this feed was sold online, valid or not (docs/adr/0002-*.md). */
+  online: boolean;
+  /** The winner's rejection, when it is not valid. */
+  reason?: RejectionReason;
+}
+
+/** Rejections of one reason: how many, and the first one's detail as an example. */
+export interface ReasonCount {
+  reason: RejectionReason;
+  count: number;
+  example: string;
+}
+
 /**
- * Phase 1's bookkeeping: turns each parsed base event into write operations, dropping duplicates
- * (the first occurrence is used) and counting and logging rejections (the first few one by one).
+ * Phase 1's bookkeeping: turns each parsed base event into write operations and picks, for each
+ * identity seen more than once, the copy to write: the last valid one, else the last one
+ * (docs/adr/0002-*.md). Every copy is spooled; phase 2 writes only the winners (`isWinner`).
+ * Rejections are logged as they are read (the first few one by one) and counted per winner.
  */
 class FeedSifter {
-  private readonly seen = new Set<string>();
+  private readonly winners = new Map<string, Winner>();
+  private ordinal = 0;
   private logged = 0;
+  private unidentified = 0;
+  private readonly unidentifiedByReason: Partial<Record<RejectionReason, number>> = {};
+  private readonly examples: Partial<Record<RejectionReason, string>> = {};
   duplicates = 0;
-  rejected = 0;
-  readonly rejectedByReason: Partial<Record<RejectionReason, number>> = {};
 
   constructor(
     private readonly provider: string,
@@ -100,29 +132,83 @@ class FeedSifter {
     private readonly maxLogged: number,
   ) {}
 
-  /** The write operations of one base event (its duplicates and unidentifiable events dropped). */
+  /** The write operations of one base event (unidentifiable events are only counted). */
   operationsOf(base: ParsedBaseEvent): WriteOp[] {
     const ops: WriteOp[] = [];
     for (const raw of base.events) {
       const result = normaliseEvent(this.provider, raw);
       const id = result.ok ? result.event.id : (result.identity?.id ?? null);
-      if (id !== null) {
-        if (this.seen.has(id)) {
-          this.noteDuplicate(id, raw.base_event_id);
-          continue;
-        }
-        this.seen.add(id);
-      }
       if (!result.ok) this.noteRejection(result.reason, result.detail, id);
       const op = writeOpOf(raw, result);
-      if (op) ops.push(op);
+      if (id === null || op === null) {
+        if (!result.ok) {
+          this.unidentified++;
+          this.unidentifiedByReason[result.reason] =
+            (this.unidentifiedByReason[result.reason] ?? 0) + 1;
+        }
+        continue;
+      }
+      const online = raw.sell_mode?.trim() === 'online';
+      const previous = this.winners.get(id);
+      if (previous) this.noteDuplicate(id, raw.base_event_id);
+      if (!previous || result.ok || !previous.valid) {
+        this.winners.set(id, {
+          ordinal: this.ordinal,
+          valid: result.ok,
+          online: online || (previous?.online ?? false),
+          ...(result.ok ? {} : { reason: result.reason }),
+        });
+      } else if (online) {
+        previous.online = true;
+      }
+      this.ordinal++;
+      ops.push(op);
     }
     return ops;
   }
 
-  /** The ids seen are only needed while the feed is read. */
+  /**
+   * Whether the spooled operation at `ordinal` is its identity's winner; if so, marks it online
+   * when another copy was (an online sighting counts, valid or not).
+   */
+  isWinner(op: WriteOp, ordinal: number): boolean {
+    const winner = this.winners.get(op.kind === 'event' ? op.event.id : op.identity.id);
+    if (winner?.ordinal !== ordinal) return false;
+    if (winner.online) {
+      if (op.kind === 'rejected') op.online = true;
+      else if (op.event.sell_mode !== 'online') op.sightedOnline = true;
+    }
+    return true;
+  }
+
+  /** Events rejected: the winners that are not valid, and the events without an identity. */
+  rejections(): { total: number; byReason: Partial<Record<RejectionReason, number>> } {
+    const byReason = { ...this.unidentifiedByReason };
+    let total = this.unidentified;
+    for (const w of this.winners.values()) {
+      if (w.reason === undefined) continue;
+      total++;
+      byReason[w.reason] = (byReason[w.reason] ?? 0) + 1;
+    }
+    return { total, byReason };
+  }
+
+  /** Events decided after de-duplication (each identity once, plus those without one). */
+  get decided(): number {
+    return this.winners.size + this.unidentified;
+  }
+
+  /** The most frequent rejection reasons, each with the first detail seen for it. */
+  topReasons(byReason: Partial<Record<RejectionReason, number>>, n: number): ReasonCount[] {
+    return (Object.entries(byReason) as [RejectionReason, number][])
+      .map(([reason, count]) => ({ reason, count, example: this.examples[reason] ?? '' }))
+      .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason))
+      .slice(0, n);
+  }
+
+  /** The winners are only needed until the spooled operations have been written. */
   forgetIds(): void {
-    this.seen.clear();
+    this.winners.clear();
   }
 
   private noteDuplicate(id: string, baseEventId: string | undefined): void {
@@ -130,14 +216,13 @@ class FeedSifter {
     if (this.duplicates <= this.maxLogged) {
       this.log.warn(
         { phase: 'event_duplicate', event: id, base_event_id: baseEventId },
-        'event appears more than once in the feed; the first occurrence was used',
+        'event appears more than once in the feed; its last valid copy is used',
       );
     }
   }
 
   private noteRejection(reason: RejectionReason, detail: string, id: string | null): void {
-    this.rejected++;
-    this.rejectedByReason[reason] = (this.rejectedByReason[reason] ?? 0) + 1;
+    this.examples[reason] ??= detail;
     if (this.logged < this.maxLogged) {
       this.log.warn({ phase: 'event_rejected', reason, detail, event: id }, 'event rejected');
     } else if (this.logged === this.maxLogged) {
@@ -167,6 +252,7 @@ async function spoolFeed(
   counts: RunDocument['counts'],
   progress: FeedProgress,
   log: Logger,
+  onReader: (reader: FeedReader) => void = () => undefined,
 ): Promise<void> {
   await withSpan('ingest.read_feed', { 'event_search.provider': deps.provider }, async (span) => {
     const feed = await deps.source.open(deps.signal);
@@ -180,6 +266,7 @@ async function spoolFeed(
       'feed response received',
     );
     const reader = (deps.parser ?? feedFormat('xml').reader)();
+    onReader(reader);
     const signal = deps.signal;
     async function* batches(): AsyncGenerator<WriteOp[]> {
       for await (const base of reader.parse(feed.body)) {
@@ -219,11 +306,17 @@ async function writeSpooled(
   deps: RunDeps,
   file: string,
   context: WriteContext,
+  sifter: FeedSifter,
+  sent: { items: number },
 ): Promise<WriteStats> {
   const signal = deps.signal;
   async function* operations(): AsyncGenerator<WriteOp> {
+    let ordinal = 0;
     for await (const op of readSpool(file)) {
       checkAborted(signal);
+      // Only the winning copy of a duplicated identity is written.
+      if (!sifter.isWinner(op, ordinal++)) continue;
+      sent.items++;
       yield op;
     }
   }
@@ -255,6 +348,39 @@ function writeError(written: WriteStats): Error | null {
     );
   }
   return null;
+}
+
+/**
+ * The format guard (docs/adr/0002-*.md): throws, before anything is written, when the share of
+ * rejected events is above `maxRatio`, naming the three most frequent reasons with an example
+ * each. A provider that changed its format (decimal commas, `Online`, offsets) then fails the run
+ * instead of freezing the data behind a run that looks healthy.
+ */
+function checkRejectedShare(
+  sifter: FeedSifter,
+  rejections: { total: number; byReason: Partial<Record<RejectionReason, number>> },
+  maxRatio: number,
+  log: Logger,
+): void {
+  const events = sifter.decided;
+  if (events === 0 || rejections.total / events <= maxRatio) return;
+  const top = sifter.topReasons(rejections.byReason, 3);
+  const percent = Math.round((100 * rejections.total) / events);
+  const message =
+    `${rejections.total} of ${events} events rejected (${percent}%), above INGEST_MAX_REJECTED_RATIO ${maxRatio}: ` +
+    `nothing was written (has the feed's format changed?); top reasons: ` +
+    top.map((r) => `${r.reason}: ${r.count} (e.g. ${r.example})`).join('; ');
+  log.error(
+    {
+      phase: 'format_guard',
+      events_read: events,
+      events_rejected: rejections.total,
+      max_rejected_ratio: maxRatio,
+      top_reasons: top,
+    },
+    message,
+  );
+  throw new Error(message);
 }
 
 /**
@@ -316,16 +442,26 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
   const sifter = new FeedSifter(deps.provider, log, deps.maxLoggedRejections ?? 20);
   const progress: FeedProgress = { unknownElements: {}, bytes: 0 };
   const dir = await mkdtemp(join(deps.spoolDir ?? tmpdir(), 'event-search-feed-'));
+  let reader: FeedReader | null = null;
+  const sent = { items: 0 };
+  const stopProgress = reportProgress(log, deps.progressMs ?? 5_000, {
+    parsed: () => reader?.stats.events ?? 0,
+    written: () => sent.items,
+  });
   try {
     const file = join(dir, 'ops.ndjson');
-    await spoolFeed(deps, file, sifter, counts, progress, log);
-    // The feed was complete: its rejections count (a failed read records none, as nothing of it
-    // is applied).
-    sifter.forgetIds();
-    counts.events_rejected = sifter.rejected;
-    counts.rejected_by_reason = sifter.rejectedByReason;
+    await spoolFeed(deps, file, sifter, counts, progress, log, (r) => (reader = r));
+    // The feed was complete: its rejections and duplicates count (a failed read records none, as
+    // nothing of it is applied).
+    const rejections = sifter.rejections();
+    counts.events_rejected = rejections.total;
+    counts.rejected_by_reason = rejections.byReason;
+    counts.duplicates = sifter.duplicates;
+    checkRejectedShare(sifter, rejections, deps.maxRejectedRatio ?? 0.5, log);
 
-    const written = await writeSpooled(deps, file, { runId, seenAt: started.toISOString() });
+    const context = { runId, seenAt: started.toISOString() };
+    const written = await writeSpooled(deps, file, context, sifter, sent);
+    sifter.forgetIds();
     counts.events_upserted = written.eventsWritten;
     counts.bulk_failures = written.failures;
     log.info(
@@ -348,6 +484,7 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
   } catch (err) {
     error = err instanceof Error ? err : new Error(String(err));
   } finally {
+    stopProgress();
     await rm(dir, { recursive: true, force: true });
   }
 

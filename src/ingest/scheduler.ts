@@ -4,6 +4,7 @@
  * going when the next is due makes that tick skip. The child inherits the environment, so
  * PROVIDER_URL, ELASTICSEARCH_URL, ES_INDEX_PREFIX... are configured as for `npm run ingest`.
  */
+import { EXIT_LEASE_HELD } from './lease.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../observability/logger.js';
@@ -34,7 +35,9 @@ export function createIngestScheduler(opts: { intervalSeconds: number; logger: L
       child = null;
       const fields = { run, code, signal, duration_ms: Date.now() - started };
       if (code === 0) logger.info(fields, 'ingest run finished');
-      else logger.error(fields, 'ingest run failed');
+      else if (code === EXIT_LEASE_HELD) {
+        logger.warn(fields, 'ingest run skipped: another run holds the ingest lease');
+      } else logger.error(fields, 'ingest run failed');
       if (stopping) onIdle();
     });
   }

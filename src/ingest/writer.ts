@@ -25,7 +25,9 @@ export function buildEventUpdate(
   ctx: WriteContext,
 ): [UpdateAction, UpdateBody] {
   const body =
-    op.kind === 'event' ? acceptedEventUpdate(op.event, ctx) : rejectedEventUpdate(op, ctx);
+    op.kind === 'event'
+      ? acceptedEventUpdate(op.event, ctx, op.sightedOnline)
+      : rejectedEventUpdate(op, ctx);
   return [
     { update: { _index: index, _id: body.upsert.id, retry_on_conflict: RETRY_ON_CONFLICT } },
     body,

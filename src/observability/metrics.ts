@@ -122,6 +122,11 @@ export function createIngestMetrics(registry = new Registry()) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    duplicateEvents: new Gauge({
+      name: `${METRIC_PREFIX}ingest_duplicate_events`,
+      help: 'Extra copies of events the feed of the last ingest run carried (the last valid copy is written).',
+      registers: [registry],
+    }),
     bulkFailures: new Gauge({
       name: `${METRIC_PREFIX}ingest_bulk_failures`,
       help: 'Bulk items Elasticsearch refused in the last ingest run.',

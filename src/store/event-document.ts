@@ -8,7 +8,7 @@
  * - a valid event: `doc` = its current fields (+ `ever_online: true` only when sold online);
  *   `upsert` = the full document with `first_seen_at` and `ever_online`.
  * - a rejected event with a known identity: `doc` = only `last_seen_at`, `last_run_id`,
- *   `last_rejection` (its last good values stay); `upsert` = identity and bookkeeping without any
+ *   `last_rejection` (+ `ever_online: true` when sold online; its last good values stay); `upsert` = identity and bookkeeping without any
  *   date, so it can never match a search.
  */
 import {
@@ -42,9 +42,16 @@ export interface DocumentUpdate {
   upsert: EventDocument;
 }
 
-/** The stored form of a valid event. Pure. */
-export function acceptedEventUpdate(e: NormalisedEvent, seen: SeenBy): DocumentUpdate {
-  const online = e.sell_mode === 'online';
+/**
+ * The stored form of a valid event. Pure. `sightedOnline`: another copy in the same feed was sold
+ * online (an online sighting counts, valid or not).
+ */
+export function acceptedEventUpdate(
+  e: NormalisedEvent,
+  seen: SeenBy,
+  sightedOnline = false,
+): DocumentUpdate {
+  const online = e.sell_mode === 'online' || sightedOnline;
   const current = {
     id: e.id,
     provider: e.provider,
@@ -78,8 +85,15 @@ export function acceptedEventUpdate(e: NormalisedEvent, seen: SeenBy): DocumentU
 export function rejectedEventUpdate(r: Rejection, seen: SeenBy): DocumentUpdate {
   const id = r.identity;
   const rejection = { reason: r.reason, detail: r.detail, run_id: seen.runId, at: seen.seenAt };
+  const doc: Partial<EventDocument> = {
+    last_seen_at: seen.seenAt,
+    last_run_id: seen.runId,
+    last_rejection: rejection,
+  };
+  // An online sighting counts, valid or not, on a new and on an existing document alike.
+  if (r.online) doc.ever_online = true;
   return {
-    doc: { last_seen_at: seen.seenAt, last_run_id: seen.runId, last_rejection: rejection },
+    doc,
     upsert: {
       id: id.id,
       provider: id.provider,

@@ -27,6 +27,8 @@ export interface IndexNames {
   eventsTemplate: string;
   runsIndex: string;
   runsTemplate: string;
+  /** One document: the ingest lease (one writer at a time, src/ingest/lease.ts). */
+  leaseIndex: string;
 }
 
 export function indexNames(prefix: string): IndexNames {
@@ -37,6 +39,7 @@ export function indexNames(prefix: string): IndexNames {
     eventsTemplate: `${prefix}-events`,
     runsIndex: `${prefix}-runs`,
     runsTemplate: `${prefix}-runs`,
+    leaseIndex: `${prefix}-ingest-lease`,
   };
 }
 
@@ -98,6 +101,8 @@ export interface RunDocument {
     events_rejected: number;
     bulk_failures: number;
     rejected_by_reason: Partial<Record<RejectionReason, number>>;
+    /** Extra copies of identities the feed carried more than once (absent in older records). */
+    duplicates?: number;
   };
 }
 
@@ -169,10 +174,23 @@ export const runsMappings: estypes.MappingTypeMapping = {
         events_upserted: { type: 'long' },
         events_rejected: { type: 'long' },
         bulk_failures: { type: 'long' },
+        duplicates: { type: 'long' },
         // Reasons are a small closed set; keep them as a flattened map so new ones need no mapping.
         rejected_by_reason: { type: 'flattened' },
       },
     },
+  },
+};
+
+/** The ingest lease (`src/ingest/lease.ts`, `LeaseDocument`). */
+export const leaseMappings: estypes.MappingTypeMapping = {
+  dynamic: 'strict',
+  properties: {
+    holder: keyword,
+    provider: keyword,
+    acquired_at: { type: 'date' },
+    renewed_at: { type: 'date' },
+    expires_at: { type: 'date' },
   },
 };
 
@@ -212,6 +230,12 @@ export async function bootstrapIndices(
 
   await createIfMissing(client, names.eventsIndex);
   await createIfMissing(client, names.runsIndex);
+  await createIfMissing(client, names.leaseIndex, {
+    settings: { number_of_shards: 1, number_of_replicas: opts.replicas ?? 0 },
+    mappings: leaseMappings,
+  });
+  // A runs index created by an older version gains the fields added since (additions only).
+  await client.indices.putMapping({ index: names.runsIndex, ...runsMappings });
 
   const aliasExists = await client.indices.existsAlias({ name: names.eventsAlias });
   if (!aliasExists) {
@@ -224,9 +248,13 @@ export async function bootstrapIndices(
   return names;
 }
 
-async function createIfMissing(client: Client, index: string): Promise<void> {
+async function createIfMissing(
+  client: Client,
+  index: string,
+  body: Pick<estypes.IndicesCreateRequest, 'settings' | 'mappings'> = {},
+): Promise<void> {
   try {
-    await client.indices.create({ index, wait_for_active_shards: 1 });
+    await client.indices.create({ index, wait_for_active_shards: 1, ...body });
   } catch (err) {
     // Another process created it first: that is the idempotent outcome we want.
     if (isResourceAlreadyExists(err)) return;

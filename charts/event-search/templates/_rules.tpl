@@ -123,6 +123,27 @@ plain copy docker-compose's Prometheus loads (observability/prometheus/alerts.ym
           EventSearchDataStale).
         runbook_url: {{ printf "%s#eventsearchingestfailing" $runbook }}
     {{- end }}{{ end }}
+    {{- with $a.ingestRejectionRatio }}{{ if .enabled }}
+    - alert: EventSearchIngestRejectionRatioHigh
+      # The newest run's rejected events over the events it read (both from its Pushgateway
+      # group). Above INGEST_MAX_REJECTED_RATIO the run also fails and writes nothing (the format
+      # guard, ADR 0002); this fires earlier, while the data still flows. 0 events read: no ratio.
+      expr: |
+        sum by (job, provider) (event_search_ingest_events_rejected{ {{- $ingest }}})
+        / on (job, provider)
+        max by (job, provider) (event_search_ingest_events_read{ {{- $ingest }}})
+        > {{ .maxRatio }}
+      for: {{ .for }}
+      labels:
+        severity: {{ .severity }}
+      annotations:
+        summary: {{`'The newest ingest run of {{ $labels.job }} rejected {{ $value | humanizePercentage }} of the events of provider {{ $labels.provider }}'`}}
+        description: >-
+          {{`The newest ingest run of {{ $labels.job }} for provider {{ $labels.provider }} rejected
+          {{ $value | humanizePercentage }} of the events it read, above`}} {{ .maxRatio }}. The
+          provider may have changed its format; the rejected events are not refreshed.
+        runbook_url: {{ printf "%s#eventsearchingestrejectionratiohigh" $runbook }}
+    {{- end }}{{ end }}
     {{- with $a.apiDown }}{{ if .enabled }}
     - alert: EventSearchApiDown
       # Without any scraped replica every alert above about the API goes silent. absent() of a

@@ -110,6 +110,9 @@ export function createEventReader(
       track_total_hits: false,
       // Only what is served: Elasticsearch sends (and the client parses) far fewer bytes.
       filter_path: FILTER_PATH,
+      // A shard that fails (its point-in-time context expired, a node restarted) is an error,
+      // never a shorter page that would end the answer early as if it were complete.
+      allow_partial_search_results: false,
     } satisfies estypes.SearchRequest;
 
     // Most windows fit in one page: ask once, without a point in time.

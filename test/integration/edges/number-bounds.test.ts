@@ -53,7 +53,10 @@ afterAll(async () => {
 describe('number bounds', () => {
   it('rejects out-of-range prices and capacities with a reason, stores the rest, and every run succeeds', async () => {
     for (let run = 1; run <= 2; run++) {
-      const result = await ingestFeed(client, prefix, FEED);
+      // 5 of 8 rejected on purpose: above the format guard's default bound (50%).
+      const result = await ingestFeed(client, prefix, FEED, {
+        env: { INGEST_MAX_REJECTED_RATIO: '1' },
+      });
       expect(result.run.outcome).toBe('succeeded');
       expect(result.run.counts).toMatchObject({
         events_read: 8,

@@ -10,13 +10,14 @@ import type { Client } from '../../../src/store/client.js';
 import { bootstrapIndices, type IndexNames } from '../../../src/store/indices.js';
 import { expectContract } from '../../support/openapi.js';
 import { buildApi } from '../api/api-fixture.js';
-import { bytesSource, ingest } from '../ingest/support.js';
+import { bytesSource, ingest, type IngestOptions } from '../ingest/support.js';
 
 export interface FeedEvent {
   /** base_event_id; the event_id is `1` unless given. */
   base: string;
   event?: string;
-  mode?: 'online' | 'offline';
+  /** `online` unless given; any other text is an invalid sell mode. */
+  mode?: string;
   title?: string;
   start: string;
   /** Absent: the attribute is left out (an open-ended event). */
@@ -59,8 +60,9 @@ export async function ingestFeed(
   client: Client,
   prefix: string,
   events: FeedEvent[],
+  options: IngestOptions = {},
 ): Promise<RunResult> {
-  const result = await ingest(client, prefix, bytesSource(feedXml(events), 256));
+  const result = await ingest(client, prefix, bytesSource(feedXml(events), 256), options);
   if (!result.ok) throw new Error(`the ingest run failed: ${result.error?.message}`);
   return result;
 }

@@ -38,7 +38,11 @@ describe('bad events in an otherwise good feed', () => {
       invalidDates +
       `</output></eventList>`;
     const { logger, lines } = memoryLogger();
-    const result = await ingest(client, prefix, bytesSource(feed, 100), { logger });
+    // 27 of 28 rejected on purpose: the format guard (its own test: edges/format-guard) is lifted.
+    const result = await ingest(client, prefix, bytesSource(feed, 100), {
+      logger,
+      env: { INGEST_MAX_REJECTED_RATIO: '1' },
+    });
 
     expect(result.ok).toBe(true);
     expect(result.run.counts).toEqual({
@@ -48,6 +52,7 @@ describe('bad events in an otherwise good feed', () => {
       events_rejected: 27,
       bulk_failures: 0,
       rejected_by_reason: { missing_id: 1, invalid_price: 1, invalid_date: 25 },
+      duplicates: 1,
     });
     expect(result.duplicates).toBe(1);
     expect(result.unknownElements).toEqual({ advert: 1 });

@@ -12,13 +12,19 @@ import { indexNames, type EventDocument } from '../../../src/store/indices.js';
 export const fixture = (n: number): Buffer =>
   readFileSync(new URL(`../../fixtures/response_${n}.xml`, import.meta.url));
 
-/** A logger whose JSON lines are kept in memory. */
-export function memoryLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+/** A logger whose JSON lines are kept in memory (and handed to `onLine` as they come). */
+export function memoryLogger(onLine: (line: Record<string, unknown>) => void = () => undefined): {
+  logger: Logger;
+  lines: Record<string, unknown>[];
+} {
   const lines: Record<string, unknown>[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const text of chunk.toString('utf8').split('\n')) {
+        if (!text.trim()) continue;
+        const line = JSON.parse(text) as Record<string, unknown>;
+        lines.push(line);
+        onLine(line);
       }
       done();
     },
@@ -54,6 +60,8 @@ export interface IngestOptions {
   logger?: Logger;
   flushBytes?: number;
   concurrency?: number;
+  /** More ingest settings (INGEST_*), as the environment gives them. */
+  env?: Record<string, string>;
 }
 
 /** One run of the real ingester's wiring (ingestRunDeps, as createIngestJob calls it) over `source`. */
@@ -70,6 +78,7 @@ export async function ingest(
     ES_INDEX_PREFIX: prefix,
     INGEST_BULK_FLUSH_BYTES: String(options.flushBytes ?? 1_000),
     INGEST_BULK_CONCURRENCY: String(options.concurrency ?? 2),
+    ...options.env,
   });
   const logger = options.logger ?? memoryLogger().logger;
   return runIngest(ingestRunDeps(client, env, { logger, source }));

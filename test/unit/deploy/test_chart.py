@@ -675,7 +675,7 @@ def test_prometheus_rules_are_scoped_to_the_release_and_tunable():
     job = only(objects, "Service", "api")["metadata"]["name"]
     api_scope = f'namespace="search", job="{job}"'
     for name, rule in rules.items():
-        if name == "EventSearchIngestFailing":
+        if name in ("EventSearchIngestFailing", "EventSearchIngestRejectionRatioHigh"):
             assert 'job="search-event-search-ingest"' in rule["expr"]
         else:
             assert rule["expr"].count("{") == rule["expr"].count(api_scope), name

@@ -46,7 +46,7 @@ describe('buildEventUpdate (the bulk update that needs no script)', () => {
     expect(body.upsert.ever_online).toBe(false);
   });
 
-  it('rejected: the doc holds only the bookkeeping; the upsert has no dates or summary', () => {
+  it('rejected: the doc holds only the bookkeeping (and ever_online when sold online); the upsert has no dates or summary', () => {
     const [, body] = buildEventUpdate('events', opFor(raw('online', '2021-09-31T20:00:00')), ctx);
     const rejection = {
       reason: 'invalid_date',
@@ -55,10 +55,18 @@ describe('buildEventUpdate (the bulk update that needs no script)', () => {
       at: ctx.seenAt,
     };
     expect(body.doc).toEqual({
+      // An online sighting counts, valid or not (ADR 0002).
+      ever_online: true,
       last_seen_at: ctx.seenAt,
       last_run_id: 'run-1',
       last_rejection: rejection,
     });
+    const [, offline] = buildEventUpdate(
+      'events',
+      opFor(raw('offline', '2021-09-31T20:00:00')),
+      ctx,
+    );
+    expect(offline.doc).not.toHaveProperty('ever_online');
     expect(body.upsert).toEqual({
       id: expect.any(String),
       provider: 'primary',
