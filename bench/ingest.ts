@@ -57,6 +57,13 @@ function rawParse(file: string): { seconds: number; peakRssMb: number } {
 
 /** Runs the ingest entry point once and reads its summary line. */
 async function ingest(providerUrl: string, prefix: string): Promise<IngestFigures> {
+  // The indices come from the bootstrap, as in a deployment (the ingester only checks them).
+  const boot = spawnSync(process.execPath, ['dist/main/bootstrap.js'], {
+    cwd: ROOT,
+    env: { ...process.env, ELASTICSEARCH_URL: ES, ES_INDEX_PREFIX: prefix },
+    encoding: 'utf8',
+  });
+  if (boot.status !== 0) throw new Error(`bootstrap exited ${String(boot.status)}: ${boot.stdout}`);
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, ['dist/main/ingest.js'], {
     cwd: ROOT,

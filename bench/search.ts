@@ -153,6 +153,10 @@ async function main(): Promise<void> {
   const sink = await otlpSink();
   try {
     log(`ingesting a generated feed of ${BASE_EVENTS} base events into ${PREFIX}-*`);
+    // The indices come from the bootstrap, as in a deployment (the ingester only checks them).
+    const boot = startNode(['dist/main/bootstrap.js'], { ...store, OTEL_SDK_DISABLED: 'true' });
+    const bootCode = await new Promise((r) => boot.once('exit', r));
+    if (bootCode !== 0) throw new Error(`bootstrap exited ${String(bootCode)}`);
     const ingest = startNode(['dist/main/ingest.js'], {
       ...store,
       PROVIDER_URL: `http://127.0.0.1:${simPort}/feed`,

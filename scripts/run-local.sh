@@ -102,12 +102,6 @@ since="$(node -e 'process.stdout.write(new Date().toISOString())')"
 PORT="$SIM_PORT" spawn node dist/main/provider-sim.js
 spawn node "${NODE_FLAGS[@]}" dist/main/api.js
 api_pid=$!
-spawn node "${NODE_FLAGS[@]}" dist/main/ingest-scheduler.js
-if [[ -n "$SECOND_PROVIDER_NAME" ]]; then
-  PROVIDER_NAME="$SECOND_PROVIDER_NAME" PROVIDER_URL="$SECOND_PROVIDER_URL" PROVIDER_FORMAT=ndjson \
-    PROVIDER_TIMEZONE="$SECOND_PROVIDER_TIMEZONE" spawn node "${NODE_FLAGS[@]}" dist/main/ingest-scheduler.js
-fi
-
 # "Running" means the API answers /healthz: wait for it (or for the API to die trying).
 deadline=$((SECONDS + HEALTH_TIMEOUT))
 until curl -fsS -m 1 "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; do
@@ -134,8 +128,12 @@ cat >&2 <<EOF
 
 EOF
 
-# Only now the watch for the first ingest run (one that finished meanwhile is reported at once), so
-# its line always comes after the "running" message, however fast the runs of the providers are.
+# The ingesters start once the API runs, so the first-ingest line always comes after the message.
+spawn node "${NODE_FLAGS[@]}" dist/main/ingest-scheduler.js
+if [[ -n "$SECOND_PROVIDER_NAME" ]]; then
+  PROVIDER_NAME="$SECOND_PROVIDER_NAME" PROVIDER_URL="$SECOND_PROVIDER_URL" PROVIDER_FORMAT=ndjson \
+    PROVIDER_TIMEZONE="$SECOND_PROVIDER_TIMEZONE" spawn node "${NODE_FLAGS[@]}" dist/main/ingest-scheduler.js
+fi
 SINCE="$since" node scripts/run-local/first-ingest.mjs &
 watcher=$!
 

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { SIM_MODES } from './sim/modes.js';
 import { isKnownTimeZone } from './domain/local-time.js';
 import { FEED_FORMATS } from './ingest/formats/names.js';
+import { redactUrl } from './ingest/feed-client.js';
 
 /** Raised when an environment variable holds a value the process cannot run with. */
 export class ConfigError extends Error {
@@ -46,6 +47,22 @@ export const storeEnv = z.object({
 export type StoreEnv = z.infer<typeof storeEnv>;
 
 /**
+ * The bootstrap (`npm run bootstrap`, the chart's hook Job): the store settings plus the index
+ * settings it applies to the templates and to the existing indices (docs/adr/0012-*.md). Only the
+ * bootstrap reads them: the ingester never touches templates or settings.
+ */
+export const bootstrapEnv = storeEnv.extend({
+  /** Replica shards of the events and runs indices (production: 1 or more; one node: 0). */
+  ES_INDEX_REPLICAS: z.coerce.number().int().min(0).max(10).default(0),
+  /** How soon new writes become searchable: an Elasticsearch time such as 1s or 30s, or -1. */
+  ES_INDEX_REFRESH_INTERVAL: z
+    .string()
+    .regex(/^(-1|[1-9][0-9]*(ms|s|m|h))$/, 'must be an Elasticsearch time such as 1s, 500ms or -1')
+    .default('1s'),
+});
+export type BootstrapEnv = z.infer<typeof bootstrapEnv>;
+
+/**
  * Validates `env` against `schema`. Every problem is reported at once, each naming its variable.
  */
 export function parseEnv<S extends z.ZodTypeAny>(
@@ -57,11 +74,29 @@ export function parseEnv<S extends z.ZodTypeAny>(
   throw new ConfigError(
     result.error.issues.map((issue) => {
       const name = issue.path.join('.');
-      const value = env[name];
-      const shown = value === undefined ? 'unset' : JSON.stringify(value);
-      return `${name} (${shown}): ${issue.message}`;
+      return `${name} (${shownValue(name, env[name])}): ${issue.message}`;
     }),
   );
+}
+
+/** Variables whose value is a secret: an error names them but never shows what they hold. */
+const SECRET_VARIABLES: ReadonlySet<string> = new Set(['ES_API_KEY', 'ES_PASSWORD']);
+/** Variables holding a URL that may embed a credential (userinfo) or a token (query). */
+const URL_VARIABLES: ReadonlySet<string> = new Set([
+  'ELASTICSEARCH_URL',
+  'PROVIDER_URL',
+  'PUSHGATEWAY_URL',
+]);
+
+/**
+ * How a bad value is shown in a configuration error: as it is, except secrets (never shown) and
+ * URLs (shown without user, password or query; see `redactUrl`).
+ */
+function shownValue(name: string, value: string | undefined): string {
+  if (value === undefined) return 'unset';
+  if (SECRET_VARIABLES.has(name)) return 'value hidden';
+  if (URL_VARIABLES.has(name)) return JSON.stringify(redactUrl(value));
+  return JSON.stringify(value);
 }
 
 /** The provider simulator (`npm run provider-sim`). Flags `--mode`, `--port`... override these. */
@@ -198,10 +233,17 @@ export const apiEnv = storeEnv
      * Reverse proxies in front of the API that append the client to X-Forwarded-For (the ingress):
      * the client is the address that many entries from the right. 0: use the socket's address.
      */
-    PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(1),
-    /** Event-loop lag (ms) above which /search answers a fast 503 (load shedding); 0 disables. */
+    PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+    /**
+     * Bulkhead (docs/adr/0012-*.md): Elasticsearch queries (cache misses) one replica runs at once;
+     * a miss beyond it gets a fast 503 with Retry-After (cached windows still answer).
+     */
+    ES_MAX_CONCURRENT_QUERIES: z.coerce.number().int().min(1).max(1_000).default(16),
+    /** Points in time (multi-page answers) one replica keeps open at once; beyond it, a fast 503. */
+    ES_MAX_OPEN_PITS: z.coerce.number().int().min(1).max(1_000).default(4),
     ACCESS_LOG: z.enum(['all', 'errors']).default('all'),
     ACCESS_LOG_SLOW_MS: z.coerce.number().int().min(0).default(250),
+    /** Event-loop lag (ms) above which /search answers a fast 503 (load shedding); 0 disables. */
     SHED_LAG_MS: z.coerce.number().int().min(0).default(70),
     /** How often the event-loop lag is sampled. */
     SHED_SAMPLE_MS: z.coerce.number().int().min(10).max(1_000).default(100),

@@ -27,7 +27,6 @@ import {
 import { rateLimit } from './http/rate-limit.js';
 import { securityHeaders } from './http/security-headers.js';
 import { probeRoutes, searchRoute, type Lifecycle } from './routes.js';
-import type { EventReader } from './search/event-reader.js';
 import type { SearchCache } from './search/search-cache.js';
 
 export type { Lifecycle } from './routes.js';
@@ -51,12 +50,11 @@ export type AppSettings = Pick<
 
 export interface AppParts {
   cache: Pick<SearchCache, 'answer'>;
-  reader: Pick<EventReader, 'isReady'>;
   logger?: Logger;
   metrics?: ApiMetrics;
   lifecycle?: Lifecycle;
-  /** Refreshes the data-age gauge before a scrape. */
-  freshness?: { updateAge(): void };
+  /** The freshness poller: readiness waits until it is warmed; refreshes the data-age gauge. */
+  freshness?: { readonly warmed: boolean; updateAge(): void };
   /** Load shedding of /search when the event loop lags; absent: none. */
   shedder?: Pick<LoadShedder, 'overloaded' | 'lagMs'>;
   /** The contract served on `/openapi.yaml` (default: the repository's openapi.yaml). */
@@ -120,7 +118,7 @@ export function createApp(settings: AppSettings, parts: AppParts): Koa<ApiState>
     cacheMaxAgeSeconds: settings.FRESHNESS_POLL_MS / 1000,
     guard: sheddingGuard(settings, parts, metrics),
   });
-  probeRoutes(router, { reader: parts.reader, metrics, lifecycle, freshness: parts.freshness });
+  probeRoutes(router, { metrics, lifecycle, freshness: parts.freshness });
   const docsHtml = docsRoutes(router, parts.openapiYaml ?? readOpenApiYaml());
 
   app.use(async (ctx, next) => {
@@ -134,7 +132,12 @@ export function createApp(settings: AppSettings, parts: AppParts): Koa<ApiState>
   );
   app.use(httpMetrics(metrics));
   app.use(securityHeaders({ docsPath: /^\/docs\/?$/i, docsHtml }));
-  app.use(errorEnvelope({ retryAfterSeconds: settings.RETRY_AFTER_SECONDS }));
+  app.use(
+    errorEnvelope({
+      retryAfterSeconds: settings.RETRY_AFTER_SECONDS,
+      overloadRetryAfterSeconds: settings.SHED_RETRY_AFTER_SECONDS,
+    }),
+  );
   app.use(urlLengthLimit(settings.HTTP_MAX_URL_LENGTH));
   if (settings.RATE_LIMIT_ENABLED) app.use(clientRateLimit(settings, router));
   app.use(router.routes());

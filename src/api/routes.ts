@@ -8,7 +8,6 @@ import { LRUCache } from 'lru-cache';
 import { parseSearchWindow, type SearchWindow } from '../domain/search-window.js';
 import type { ApiMetrics } from '../observability/metrics.js';
 import type { ApiState } from './http/middleware.js';
-import type { EventReader } from './search/event-reader.js';
 import type { SearchCache } from './search/search-cache.js';
 
 /** Shared with the process: shutdown flips `shuttingDown` so readiness fails first. */
@@ -77,39 +76,43 @@ export function searchRoute(router: Router<ApiState>, opts: SearchRouteOptions):
 }
 
 export interface ProbeRouteOptions {
-  reader: Pick<EventReader, 'isReady'>;
   metrics: ApiMetrics;
   lifecycle: Lifecycle;
-  /** Refreshes the data-age gauge before a scrape. */
-  freshness?: { updateAge(): void };
+  /**
+   * The freshness poller: `warmed` once it has read the data version (the newest successful run,
+   * or that there is none); refreshes the data-age gauge before a scrape. Absent: always warmed.
+   */
+  freshness?: { readonly warmed: boolean; updateAge(): void };
 }
 
-/** `/healthz`, `/readyz` and `/metrics`. */
+/**
+ * `/healthz`, `/readyz` and `/metrics`.
+ *
+ * Readiness means "this pod can serve": it listens, it has observed the data version, and it is not
+ * draining. Elasticsearch is deliberately not asked: it is shared by every replica, so an outage
+ * would mark them all NotReady at once and the Service would refuse even the answers the caches
+ * still hold (docs/adr/0012-production-semantics.md). Its reachability is the
+ * `event_search_es_up` gauge and the EventSearchElasticsearchUnreachable alert instead.
+ */
 export function probeRoutes(router: Router<ApiState>, opts: ProbeRouteOptions): void {
   router.get('healthz', '/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { status: 'ok' };
   });
 
-  router.get('readyz', '/readyz', async (ctx) => {
+  router.get('readyz', '/readyz', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     if (opts.lifecycle.shuttingDown) {
       ctx.status = 503;
       ctx.body = { status: 'shutting_down' };
       return;
     }
-    let ready = false;
-    let reason = 'the events alias does not exist';
-    try {
-      ready = await opts.reader.isReady();
-      opts.metrics.esUp.set(1);
-    } catch (err) {
-      opts.metrics.esUp.set(0);
-      ctx.state.log.warn({ err }, 'readiness: Elasticsearch does not answer');
-      reason = 'Elasticsearch does not answer';
+    if (opts.freshness && !opts.freshness.warmed) {
+      ctx.status = 503;
+      ctx.body = { status: 'not_ready', reason: 'the data version has not been read yet' };
+      return;
     }
-    ctx.status = ready ? 200 : 503;
-    ctx.body = ready ? { status: 'ready' } : { status: 'not_ready', reason };
+    ctx.body = { status: 'ready' };
   });
 
   router.get('metrics', '/metrics', async (ctx) => {

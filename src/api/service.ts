@@ -7,6 +7,7 @@
 import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { ApiEnv } from '../config.js';
+import { redactUrl } from '../ingest/feed-client.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createApiMetrics } from '../observability/metrics.js';
 import { createEsClient, type Client } from '../store/client.js';
@@ -14,6 +15,7 @@ import { indexNames } from '../store/indices.js';
 import { createApp, type Lifecycle } from './app.js';
 import { LoadShedder } from './http/load-shedding.js';
 import { listen, portOf, shutdownGracefully, type ShutdownResult } from './http/server.js';
+import { Bulkhead, type BulkheadResource } from './search/bulkhead.js';
 import { createEventReader } from './search/event-reader.js';
 import { readFreshness } from './search/freshness.js';
 import { FreshnessPoller } from './search/freshness-poller.js';
@@ -44,10 +46,15 @@ export function createSearchService(config: ApiEnv, opts: SearchServiceOptions =
   const requestTimeoutMs = config.ES_REQUEST_TIMEOUT_MS;
   const client = apiClient(config);
   const names = indexNames(config.ES_INDEX_PREFIX);
+  // The bulkhead (docs/adr/0012-production-semantics.md): bounded queries and points in time.
+  const rejected = (reason: BulkheadResource) => metrics.bulkheadRejections.inc({ reason });
+  const queries = new Bulkhead('queries', config.ES_MAX_CONCURRENT_QUERIES, rejected);
+  const pits = new Bulkhead('points_in_time', config.ES_MAX_OPEN_PITS, rejected);
   const reader = createEventReader(client, names, {
     pageSize: config.SEARCH_PAGE_SIZE,
     keepAlive: `${config.SEARCH_PIT_KEEP_ALIVE_MS}ms`,
     requestTimeoutMs,
+    pits,
     observe: (operation, seconds, failed) => {
       metrics.esDuration.observe({ operation }, seconds);
       if (failed) metrics.esErrors.inc({ operation });
@@ -59,6 +66,7 @@ export function createSearchService(config: ApiEnv, opts: SearchServiceOptions =
     maxEntryBytes: config.CACHE_MAX_ENTRY_BYTES,
     metrics,
     logger,
+    queries,
   });
   const poller = new FreshnessPoller({
     read: () => readFreshness(client, names, { requestTimeoutMs }),
@@ -76,7 +84,6 @@ export function createSearchService(config: ApiEnv, opts: SearchServiceOptions =
     logger,
     metrics,
     cache,
-    reader,
     lifecycle,
     freshness: poller,
     shedder,
@@ -101,13 +108,16 @@ export function createSearchService(config: ApiEnv, opts: SearchServiceOptions =
     logger.info(
       {
         port: portOf(server),
-        elasticsearch: config.ELASTICSEARCH_URL,
+        elasticsearch: redactUrl(config.ELASTICSEARCH_URL),
         alias: names.eventsAlias,
         provider_timezone: config.PROVIDER_TIMEZONE,
         rate_limit: config.RATE_LIMIT_ENABLED
           ? `${config.RATE_LIMIT_MAX}/${config.RATE_LIMIT_WINDOW_MS}ms per client`
           : 'off',
         shed_lag_ms: config.SHED_LAG_MS || 'off',
+        proxy_hops: config.PROXY_HOPS,
+        max_concurrent_queries: config.ES_MAX_CONCURRENT_QUERIES,
+        max_open_pits: config.ES_MAX_OPEN_PITS,
       },
       'search API listening',
     );
@@ -130,7 +140,20 @@ export function createSearchService(config: ApiEnv, opts: SearchServiceOptions =
     return result;
   }
 
-  return { app, start, stop, client, names, reader, cache, poller, shedder, metrics, lifecycle };
+  return {
+    app,
+    start,
+    stop,
+    client,
+    names,
+    reader,
+    cache,
+    poller,
+    shedder,
+    metrics,
+    lifecycle,
+    bulkheads: { queries, pits },
+  };
 }
 
 export type SearchService = ReturnType<typeof createSearchService>;

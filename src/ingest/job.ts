@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import { createIngestMetrics } from '../observability/metrics.js';
 import { flushSpans, withSpan } from '../observability/spans.js';
 import { createEsClient, type Client } from '../store/client.js';
-import { bootstrapIndices, indexNames } from '../store/indices.js';
+import { checkIndices, indexNames } from '../store/indices.js';
 import { httpFeedSource, redactUrl } from './feed-client.js';
 import { feedFormat } from './formats/index.js';
 import { pushRunMetrics, recordRunMetrics } from './metrics.js';
@@ -152,10 +152,11 @@ export function createIngestJob(env: IngestEnv, opts: IngestJobOptions = {}) {
   const providerUrl = redactUrl(env.PROVIDER_URL);
 
   async function runOnce(client: Client, rootSpan: Span): Promise<number> {
-    const names = await withSpan('ingest.bootstrap', {}, () =>
-      bootstrapIndices(client, env.ES_INDEX_PREFIX),
+    // The bootstrap Job owns templates and settings; a run only checks they are in place.
+    const names = await withSpan('ingest.check_indices', {}, () =>
+      checkIndices(client, env.ES_INDEX_PREFIX),
     );
-    logger.info({ phase: 'bootstrap', alias: names.eventsAlias }, 'indices ready');
+    logger.info({ phase: 'indices_checked', alias: names.eventsAlias }, 'indices ready');
     const runId = randomUUID();
     const lease = await takeLease(client, names.leaseIndex, runId);
     if (!lease) return EXIT_LEASE_HELD;

@@ -23,7 +23,7 @@ export function createApiMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
   // The same counts stay available by type, without the suffix (`..._active_handles` etc.).
   for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(METRIC_PREFIX + name);
-  return {
+  const metrics = {
     registry,
     httpRequests: new Counter({
       name: `${METRIC_PREFIX}http_requests_total`,
@@ -69,7 +69,7 @@ export function createApiMetrics(registry = new Registry()) {
     }),
     esUp: new Gauge({
       name: `${METRIC_PREFIX}es_up`,
-      help: '1 when the last Elasticsearch check (readiness or freshness poll) succeeded, else 0.',
+      help: '1 when the last freshness poll of Elasticsearch succeeded, else 0 (not a readiness condition).',
       registers: [registry],
     }),
     lastIngestSuccess: new Gauge({
@@ -84,12 +84,23 @@ export function createApiMetrics(registry = new Registry()) {
       labelNames: ['provider'] as const,
       registers: [registry],
     }),
+    bulkheadRejections: new Counter({
+      name: `${METRIC_PREFIX}search_bulkhead_rejections_total`,
+      help: 'Cache misses the bulkhead turned away because this replica already ran its maximum of Elasticsearch queries (reason queries) or open points in time (reason points_in_time): answered stale when an older answer was cached, else 503 overloaded.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     shed: new Counter({
       name: `${METRIC_PREFIX}http_requests_shed_total`,
       help: 'Requests refused with 503 because the event loop lagged (load shedding).',
       registers: [registry],
     }),
   };
+  // Both reasons exist from the start (at 0), so rate() and the alert see the first refusal.
+  for (const reason of ['queries', 'points_in_time'] as const) {
+    metrics.bulkheadRejections.labels({ reason }).inc(0);
+  }
+  return metrics;
 }
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
 

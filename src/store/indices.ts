@@ -182,6 +182,13 @@ export const runsMappings: estypes.MappingTypeMapping = {
   },
 };
 
+/**
+ * Version of the index templates (Elasticsearch's template `version`): bump it whenever the
+ * templates change. Only the bootstrap puts templates; the ingester checks the layout is there
+ * (`checkIndices`) and never re-puts them (docs/adr/0012-production-semantics.md).
+ */
+export const TEMPLATES_VERSION = EVENTS_MAPPING_VERSION * 100 + 1;
+
 /** The ingest lease (`src/ingest/lease.ts`, `LeaseDocument`). */
 export const leaseMappings: estypes.MappingTypeMapping = {
   dynamic: 'strict',
@@ -195,14 +202,19 @@ export const leaseMappings: estypes.MappingTypeMapping = {
 };
 
 export interface BootstrapOptions {
-  /** Shards and replicas of the events index (development: 1 and 0). */
+  /** Shards of the events index (default 1). */
   shards?: number;
+  /** Replica shards of every index (`ES_INDEX_REPLICAS`; default 0, a single development node). */
   replicas?: number;
+  /** `refresh_interval` of every index (`ES_INDEX_REFRESH_INTERVAL`; default `1s`). */
+  refreshInterval?: string;
 }
 
 /**
- * Creates (or updates) the templates, the current events index and its alias, and the runs index.
- * Idempotent: safe to run concurrently from several processes and before every deploy.
+ * Creates (or updates) the templates, the current events index and its alias, and the runs index,
+ * and applies the replicas and refresh interval to the indices that already exist (both are
+ * dynamic settings). Idempotent: safe to run concurrently from several processes and before
+ * every deploy. The only writer of templates and settings (the chart's bootstrap hook Job).
  */
 export async function bootstrapIndices(
   client: Client,
@@ -210,22 +222,26 @@ export async function bootstrapIndices(
   opts: BootstrapOptions = {},
 ): Promise<IndexNames> {
   const names = indexNames(prefix);
-  const settings: estypes.IndicesIndexSettings = {
-    number_of_shards: opts.shards ?? 1,
+  const dynamic = {
     number_of_replicas: opts.replicas ?? 0,
-    refresh_interval: '1s',
-  };
+    refresh_interval: opts.refreshInterval ?? '1s',
+  } satisfies estypes.IndicesIndexSettings;
   await client.indices.putIndexTemplate({
     name: names.eventsTemplate,
     index_patterns: [`${prefix}-events-v*`],
     priority: 500,
-    template: { settings, mappings: eventsMappings },
+    version: TEMPLATES_VERSION,
+    template: {
+      settings: { number_of_shards: opts.shards ?? 1, ...dynamic },
+      mappings: eventsMappings,
+    },
   });
   await client.indices.putIndexTemplate({
     name: names.runsTemplate,
     index_patterns: [names.runsIndex],
     priority: 500,
-    template: { settings: { ...settings, number_of_shards: 1 }, mappings: runsMappings },
+    version: TEMPLATES_VERSION,
+    template: { settings: { number_of_shards: 1, ...dynamic }, mappings: runsMappings },
   });
 
   await createIfMissing(client, names.eventsIndex);
@@ -236,6 +252,11 @@ export async function bootstrapIndices(
   });
   // A runs index created by an older version gains the fields added since (additions only).
   await client.indices.putMapping({ index: names.runsIndex, ...runsMappings });
+  // Indices created by an earlier bootstrap keep their settings until told otherwise.
+  await client.indices.putSettings({
+    index: [names.eventsIndex, names.runsIndex, names.leaseIndex],
+    settings: dynamic,
+  });
 
   const aliasExists = await client.indices.existsAlias({ name: names.eventsAlias });
   if (!aliasExists) {
@@ -244,6 +265,44 @@ export async function bootstrapIndices(
         { add: { index: names.eventsIndex, alias: names.eventsAlias, is_write_index: true } },
       ],
     });
+  }
+  return names;
+}
+
+/** The layout the ingester needs is missing or older than this code expects. */
+export class IndicesNotReadyError extends Error {
+  constructor(detail: string) {
+    super(
+      `${detail}: run the bootstrap first (npm run bootstrap; in Kubernetes the chart's bootstrap Job runs before each install and upgrade)`,
+    );
+    this.name = 'IndicesNotReadyError';
+  }
+}
+
+/**
+ * What the ingester does instead of bootstrapping: checks that the events alias points at the
+ * index of this code's mapping version and that the runs and lease indices exist; throws
+ * `IndicesNotReadyError` otherwise. Reads only index metadata (`view_index_metadata`).
+ */
+export async function checkIndices(client: Client, prefix: string): Promise<IndexNames> {
+  const names = indexNames(prefix);
+  const aliases = await client.indices.getAlias({ name: names.eventsAlias }, { ignore: [404] });
+  const targets = Object.keys(aliases).filter((key) => key !== 'error' && key !== 'status');
+  if (targets.length === 0) {
+    throw new IndicesNotReadyError(`the events alias ${names.eventsAlias} does not exist`);
+  }
+  if (!targets.includes(names.eventsIndex)) {
+    throw new IndicesNotReadyError(
+      `the events alias ${names.eventsAlias} points at ${targets.join(', ')}, not at ${names.eventsIndex} (mapping version ${EVENTS_MAPPING_VERSION})`,
+    );
+  }
+  for (const [what, index] of [
+    ['runs index', names.runsIndex],
+    ['ingest lease index', names.leaseIndex],
+  ] as const) {
+    if (!(await client.indices.exists({ index }))) {
+      throw new IndicesNotReadyError(`the ${what} ${index} does not exist`);
+    }
   }
   return names;
 }

@@ -1,11 +1,14 @@
 /**
  * Chaos over real processes: a separate Elasticsearch node for this test only (scripts/es.sh on
- * its own port, stopped and started again by the test), the built API (`node dist/main/api.js`)
- * over it, and a keep-alive load generator.
+ * its own port, stopped and started again by the test), two built APIs (`node dist/main/api.js`)
+ * over it behind a load balancer that behaves like a Kubernetes Service (test/support/balancer.ts:
+ * round robin over the endpoints whose /readyz passes, probed every 200 ms), and a keep-alive load
+ * generator.
  *
- * 1. Elasticsearch stopped under load: cached windows keep answering 200, readiness fails, uncached
- *    windows get a fast 503 with Retry-After; when Elasticsearch is back everything recovers by
- *    itself, without restarting the API.
+ * 1. Elasticsearch stopped under load, through the balancer: both APIs stay ready (Elasticsearch is
+ *    a metric, not a readiness condition), so cached windows keep answering 200, uncached windows
+ *    get a fast 503 with Retry-After; when Elasticsearch is back everything recovers by itself,
+ *    without restarting anything. An API that does stop is dropped by the balancer.
  * 2. SIGTERM under load: every request the API accepted is answered 200 (none cut, none failed),
  *    the rest were never accepted (connection refused), and the process exits 0 within its bound.
  */
@@ -27,6 +30,7 @@ import {
   seedEvents,
   seedRun,
 } from '../support/seed.js';
+import { Balancer } from '../support/balancer.js';
 import { eventually, freePort, node, ROOT, stop, type Proc } from '../support/processes.js';
 
 const run = promisify(execFile);
@@ -41,6 +45,10 @@ let es: Client;
 let names: IndexNames;
 let api: Proc;
 let apiUrl: string;
+/** The second API, behind the balancer with the first. */
+let api2: Proc;
+let api2Url: string;
+let balancer: Balancer;
 
 async function esScript(command: 'start' | 'stop'): Promise<void> {
   await run('bash', ['scripts/es.sh', command], {
@@ -69,9 +77,25 @@ beforeAll(async () => {
   names = await seedEvents(es, PREFIX, [...SAMPLE_RAWS, ...generatedRawEvents(400)]);
   await seedRun(es, names);
 
+  [api, apiUrl] = await startApi();
+  [api2, api2Url] = await startApi();
+  for (const [proc, url] of [
+    [api, apiUrl],
+    [api2, api2Url],
+  ] as const) {
+    await eventually(
+      async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined),
+      30_000,
+      `the API to be ready\n${proc.output()}`,
+    );
+  }
+  balancer = new Balancer([apiUrl, api2Url], 200);
+  await balancer.start();
+}, 300_000);
+
+async function startApi(): Promise<[Proc, string]> {
   const port = await freePort();
-  apiUrl = `http://127.0.0.1:${port}`;
-  api = node('api', {
+  const proc = node('api', {
     PORT: String(port),
     ELASTICSEARCH_URL: ES_URL,
     ES_INDEX_PREFIX: PREFIX,
@@ -89,14 +113,12 @@ beforeAll(async () => {
     SHUTDOWN_DELAY_MS: '300',
     SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
   });
-  await eventually(
-    async () => ((await fetch(`${apiUrl}/readyz`)).status === 200 ? true : undefined),
-    30_000,
-    `the API to be ready\n${api.output()}`,
-  );
-}, 300_000);
+  return [proc, `http://127.0.0.1:${port}`];
+}
 
 afterAll(async () => {
+  if (balancer) await balancer.stop();
+  if (api2) await stop(api2, 'SIGKILL');
   if (api) await stop(api, 'SIGKILL');
   if (es) {
     await es.close();
@@ -127,7 +149,13 @@ interface Outcome {
 
 /** `concurrency` keep-alive clients looping over `paths()` until stopped (or refused). */
 /** Concurrent clients; each request carries an X-Request-Id starting with `idPrefix`. */
-function load(paths: () => string, concurrency: number, pauseMs: number, idPrefix = 'load') {
+function load(
+  paths: () => string,
+  concurrency: number,
+  pauseMs: number,
+  idPrefix = 'load',
+  base = apiUrl,
+) {
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: concurrency });
   const outcomes: Outcome[] = [];
   let running = true;
@@ -138,7 +166,7 @@ function load(paths: () => string, concurrency: number, pauseMs: number, idPrefi
       const path = paths();
       const started = Date.now();
       try {
-        const res = await request(`${apiUrl}${path}`, { dispatcher: agent, headers });
+        const res = await request(`${base}${path}`, { dispatcher: agent, headers });
         await res.body.text();
         const cache = res.headers['x-cache'];
         outcomes.push({
@@ -165,9 +193,9 @@ function load(paths: () => string, concurrency: number, pauseMs: number, idPrefi
   };
 }
 
-async function get(path: string) {
+async function get(path: string, base = apiUrl) {
   const started = Date.now();
-  const res = await fetch(`${apiUrl}${path}`);
+  const res = await fetch(`${base}${path}`);
   return {
     status: res.status,
     ms: Date.now() - started,
@@ -177,34 +205,66 @@ async function get(path: string) {
   };
 }
 
-describe('Elasticsearch stopped while the API is under load', () => {
-  it('keeps answering cached windows, fails fast and readiness, and recovers on its own', async () => {
-    const warm = await get(CACHED);
+/** `event_search_es_up` as the API at `base` reports it. */
+async function esUp(base: string): Promise<number | undefined> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const match = /^event_search_es_up (\d+)$/m.exec(text);
+  return match ? Number(match[1]) : undefined;
+}
+
+describe('Elasticsearch stopped while two APIs behind a Service-like balancer are under load', () => {
+  it('keeps both endpoints, answers cached windows, fails fast, and recovers on its own', async () => {
+    // Warm the window on both replicas (each has its own cache).
+    const warm = await get(CACHED, apiUrl);
     expect(warm.status).toBe(200);
+    expect((await get(CACHED, api2Url)).body).toEqual(warm.body);
     const events = (warm.body as { data: { events: unknown[] } }).data.events;
     expect(events.slice(0, 3)).toEqual(SAMPLE_SUMMARIES);
     expect(events.length).toBeGreaterThan(300);
     const answer = warm.body;
-    const pid = api.child.pid;
+    const pids = [api.child.pid, api2.child.pid];
+    await eventually(
+      async () => (balancer.readyCount === 2 ? true : undefined),
+      10_000,
+      'the balancer to route to both APIs',
+    );
 
-    const traffic = load(() => CACHED, 4, 5);
+    const traffic = load(() => CACHED, 4, 5, 'load', balancer.url);
     try {
-      await sleep(500);
+      await eventually(
+        async () => (traffic.outcomes.length >= 20 ? true : undefined),
+        30_000,
+        'traffic through the balancer',
+      );
       await esScript('stop');
 
-      // Readiness fails, so the Service stops routing new traffic to this replica...
+      // Both APIs see the outage (their metric)...
+      for (const base of [apiUrl, api2Url]) {
+        await eventually(
+          async () => ((await esUp(base)) === 0 ? true : undefined),
+          15_000,
+          `${base} to report Elasticsearch down`,
+        );
+      }
+      // ...yet stay ready: the balancer's next probe rounds keep both endpoints.
+      const probes = balancer.endpoints.map((e) => e.probes);
       await eventually(
-        async () => ((await fetch(`${apiUrl}/readyz`)).status === 503 ? true : undefined),
+        async () =>
+          balancer.endpoints.every((e, i) => e.probes >= (probes[i] ?? 0) + 2) ? true : undefined,
         10_000,
-        'readiness to fail',
+        'two more probe rounds',
       );
-      // ...while a cached window is still answered, from the cache...
-      const cached = await get(CACHED);
-      expect([cached.status, cached.cache]).toEqual([200, 'hit']);
-      expect(cached.body).toEqual(answer);
+      expect(balancer.readyCount).toBe(2);
+
+      // A cached window is answered through the balancer, by either replica, from its cache...
+      for (let i = 0; i < 4; i++) {
+        const cached = await get(CACHED, balancer.url);
+        expect([cached.status, cached.cache]).toEqual([200, 'hit']);
+        expect(cached.body).toEqual(answer);
+      }
       // ...and an uncached one gets a fast 503 with Retry-After, every time.
-      for (let i = 0; i < 5; i++) {
-        const down = await get(uncached());
+      for (let i = 0; i < 6; i++) {
+        const down = await get(uncached(), balancer.url);
         expect(down.status).toBe(503);
         expect(down.retryAfter).toBe('3');
         expect(down.body).toMatchObject({ error: { code: 'service_unavailable' }, data: null });
@@ -213,16 +273,19 @@ describe('Elasticsearch stopped while the API is under load', () => {
 
       await esScript('start');
 
-      // Everything recovers by itself: readiness, then uncached windows.
-      await eventually(
-        async () => ((await fetch(`${apiUrl}/readyz`)).status === 200 ? true : undefined),
-        30_000,
-        'readiness to recover',
-      );
+      // Everything recovers by itself: uncached windows are answered again, by both replicas.
+      for (const base of [apiUrl, api2Url]) {
+        await eventually(
+          async () => ((await esUp(base)) === 1 ? true : undefined),
+          30_000,
+          `${base} to see Elasticsearch again`,
+        );
+      }
       const back = await eventually(
         async () => {
           const res = await get(
             '/search?starts_at=2021-06-01T00:00:00Z&ends_at=2021-08-01T00:00:00Z',
+            balancer.url,
           );
           return res.status === 200 ? res : undefined;
         },
@@ -230,17 +293,35 @@ describe('Elasticsearch stopped while the API is under load', () => {
         'uncached windows to be answered again',
       );
       expect(back.body).toEqual({ data: { events: SAMPLE_SUMMARIES.slice(1) }, error: null });
+      for (let i = 0; i < 2; i++) {
+        expect((await get(uncached(), balancer.url)).status).toBe(200);
+      }
     } finally {
       await traffic.stop();
     }
 
-    // Through all of it the cached window never failed once.
+    // Through all of it the cached window never failed once, and both replicas served it.
     expect(traffic.outcomes.length).toBeGreaterThan(100);
     const failures = traffic.outcomes.filter((o) => o.status !== 200);
     expect(failures).toEqual([]);
-    // The same process all along: recovery needed no restart.
-    expect(api.child.pid).toBe(pid);
+    expect(balancer.endpoints.every((e) => e.served > 10)).toBe(true);
+    // The same processes all along: recovery needed no restart.
+    expect([api.child.pid, api2.child.pid]).toEqual(pids);
     expect(api.child.exitCode).toBeNull();
+    expect(api2.child.exitCode).toBeNull();
+
+    // The balancer does drop an endpoint whose readiness fails: stop the second API (its readiness
+    // fails from the start of the shutdown), and every request goes to the first.
+    await stop(api2, 'SIGTERM');
+    await eventually(
+      async () => (balancer.readyCount === 1 ? true : undefined),
+      10_000,
+      'the balancer to drop the stopped API',
+    );
+    const served = balancer.endpoints.map((e) => e.served);
+    for (let i = 0; i < 4; i++) expect((await get(CACHED, balancer.url)).status).toBe(200);
+    expect(balancer.endpoints[0]?.served).toBe((served[0] ?? 0) + 4);
+    expect(balancer.endpoints[1]?.served).toBe(served[1]);
   }, 300_000);
 });
 

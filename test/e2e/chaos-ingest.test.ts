@@ -80,6 +80,9 @@ beforeAll(async () => {
     15_000,
     'the simulator',
   );
+  // The indices come from the bootstrap, as in a deployment (the ingester only checks them).
+  const boot = await runToEnd('bootstrap', ingestEnv(`http://127.0.0.1:${simPort}/feed`));
+  if (boot.code !== 0) throw new Error(`bootstrap failed:\n${boot.output}`);
   for (let i = 0; i < 3; i++) {
     const good = await runToEnd('ingest', ingestEnv(`http://127.0.0.1:${simPort}/feed`));
     if (good.code !== 0) throw new Error(`sample ingest ${i + 1} failed:\n${good.output}`);
@@ -225,6 +228,11 @@ describe('Elasticsearch stopped in the middle of an ingest run', () => {
       INGEST_LEASE_TTL_MS: '1000',
     });
     const samples = `http://127.0.0.1:${simPort}/feed`;
+    const boot = await runToEnd('bootstrap', env(samples));
+    expect({ code: boot.code, output: boot.code === 0 ? '' : boot.output }).toEqual({
+      code: 0,
+      output: '',
+    });
     const first = await runToEnd('ingest', env(samples));
     expect(first.code).toBe(0);
     const before = await snapshot(es, prefix);

@@ -62,6 +62,12 @@ afterAll(async () => {
 
 describe('local stack as real processes', () => {
   it('ingests the three sample fetches, each run exiting 0', async () => {
+    // The indices come from the bootstrap, as in a deployment (the ingester only checks them).
+    const boot = await runToEnd('bootstrap', env);
+    expect({ code: boot.code, output: boot.code === 0 ? '' : boot.output }).toEqual({
+      code: 0,
+      output: '',
+    });
     for (let i = 1; i <= 3; i++) {
       const run = await runToEnd('ingest', env);
       expect({ run: i, code: run.code, output: run.code === 0 ? '' : run.output }).toEqual({

@@ -1,7 +1,7 @@
 /**
  * The real Koa app (createApp, as createSearchService builds it) with the API's configuration
  * (defaults plus `env` overrides, as a deployment sets them) and only the parts a test scripts: a
- * search cache that answers as the test says, a reader that is ready or throws, a shedder...
+ * search cache that answers as the test says, a freshness poller that is warmed or not, a shedder...
  */
 import { Registry } from 'prom-client';
 import { createApp, type AppParts } from '../../src/api/app.js';
@@ -17,7 +17,6 @@ export function appWith(
   return createApp(parseEnv(apiEnv, env), {
     logger: createLogger({ name: 'api-test', level: 'silent' }),
     metrics: createApiMetrics(new Registry()),
-    reader: { isReady: async () => true },
     ...parts,
   });
 }

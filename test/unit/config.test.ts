@@ -1,5 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, parseEnv, storeEnv } from '../../src/config.js';
+import {
+  apiEnv,
+  bootstrapEnv,
+  ConfigError,
+  ingestEnv,
+  parseEnv,
+  storeEnv,
+} from '../../src/config.js';
 
 describe('parseEnv(storeEnv)', () => {
   it('applies the documented defaults', () => {
@@ -31,7 +38,8 @@ describe('parseEnv(storeEnv)', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as ConfigError).message;
-    expect(message).toContain('ELASTICSEARCH_URL ("not a url")');
+    // A value that is not a URL is not shown at all (it could be a credential written wrongly).
+    expect(message).toContain('ELASTICSEARCH_URL ("(invalid URL)")');
     expect(message).toContain('ES_INDEX_PREFIX ("Has Spaces")');
     expect((error as ConfigError).issues).toHaveLength(2);
   });
@@ -40,5 +48,73 @@ describe('parseEnv(storeEnv)', () => {
     expect(() => parseEnv(storeEnv, { ELASTICSEARCH_URL: 'ftp://es:21' })).toThrow(
       /ELASTICSEARCH_URL .*http\(s\)/,
     );
+  });
+});
+
+describe('configuration errors never echo a secret', () => {
+  function issuesOf(schema: Parameters<typeof parseEnv>[0], env: NodeJS.ProcessEnv): string {
+    try {
+      parseEnv(schema, env);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return (err as ConfigError).message;
+    }
+    throw new Error('the configuration was accepted');
+  }
+
+  it('names a bad secret variable and its rule, never its value', () => {
+    const message = issuesOf(storeEnv, { ES_API_KEY: '', ES_PASSWORD: '' });
+    expect(message).toMatch(/ES_API_KEY \(value hidden\): /);
+    expect(message).toMatch(/ES_PASSWORD \(value hidden\): /);
+  });
+
+  it('shows a bad URL without its userinfo or query', () => {
+    const message = issuesOf(ingestEnv, {
+      ELASTICSEARCH_URL: 'ftp://elastic:s3cr3t-pass@es.internal:9200',
+      PROVIDER_URL: 'ftp://feed:t0ken-user@provider.example/feed?token=s3cr3t-token',
+      PUSHGATEWAY_URL: 'not a url with s3cr3t inside',
+    });
+    expect(message).toMatch(
+      /ELASTICSEARCH_URL \("ftp:\/\/es\.internal:9200\/"\): must be an absolute/,
+    );
+    expect(message).toMatch(
+      /PROVIDER_URL \("ftp:\/\/provider\.example\/feed\?…"\): must be an absolute/,
+    );
+    expect(message).toMatch(/PUSHGATEWAY_URL \("\(invalid URL\)"\): must be an absolute/);
+    expect(message).not.toMatch(/s3cr3t|t0ken|elastic:|feed:/);
+  });
+
+  it('still shows the value of an ordinary variable', () => {
+    expect(issuesOf(storeEnv, { ES_INDEX_PREFIX: 'Bad Prefix' })).toMatch(
+      /ES_INDEX_PREFIX \("Bad Prefix"\)/,
+    );
+  });
+});
+
+describe('parseEnv(apiEnv): production defaults', () => {
+  it('trusts only the socket address and bounds the Elasticsearch work', () => {
+    const cfg = parseEnv(apiEnv, {});
+    expect(cfg.PROXY_HOPS).toBe(0);
+    expect(cfg.ES_MAX_CONCURRENT_QUERIES).toBe(16);
+    expect(cfg.ES_MAX_OPEN_PITS).toBe(4);
+  });
+});
+
+describe('parseEnv(bootstrapEnv)', () => {
+  it('defaults to no replicas and a 1 s refresh, and reads both', () => {
+    expect(parseEnv(bootstrapEnv, {})).toMatchObject({
+      ES_INDEX_REPLICAS: 0,
+      ES_INDEX_REFRESH_INTERVAL: '1s',
+    });
+    expect(
+      parseEnv(bootstrapEnv, { ES_INDEX_REPLICAS: '2', ES_INDEX_REFRESH_INTERVAL: '30s' }),
+    ).toMatchObject({ ES_INDEX_REPLICAS: 2, ES_INDEX_REFRESH_INTERVAL: '30s' });
+  });
+
+  it('refuses a refresh interval Elasticsearch would not read', () => {
+    expect(() => parseEnv(bootstrapEnv, { ES_INDEX_REFRESH_INTERVAL: '1 second' })).toThrow(
+      /ES_INDEX_REFRESH_INTERVAL \("1 second"\): must be an Elasticsearch time/,
+    );
+    expect(() => parseEnv(bootstrapEnv, { ES_INDEX_REPLICAS: '-1' })).toThrow(/ES_INDEX_REPLICAS/);
   });
 });

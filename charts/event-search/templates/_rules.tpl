@@ -96,9 +96,26 @@ plain copy docker-compose's Prometheus loads (observability/prometheus/alerts.ym
       annotations:
         summary: {{`'{{ $labels.pod }} cannot reach Elasticsearch'`}}
         description: >-
-          {{`The last Elasticsearch check of API replica {{ $labels.pod }} ({{ $labels.namespace }}/{{ $labels.job }})
-          failed for`}} {{ .for }}. It serves cached windows only (stale on error).
+          {{`The freshness poll of API replica {{ $labels.pod }} ({{ $labels.namespace }}/{{ $labels.job }})
+          has failed for`}} {{ .for }}. The replica stays ready and serves the windows it has cached;
+          uncached windows get 503.
         runbook_url: {{ printf "%s#eventsearchelasticsearchunreachable" $runbook }}
+    {{- end }}{{ end }}
+    {{- with $a.searchesRefused }}{{ if .enabled }}
+    - alert: EventSearchSearchesRefused
+      # The bulkhead (ES_MAX_CONCURRENT_QUERIES, ES_MAX_OPEN_PITS) refuses cache misses with 503.
+      expr: |
+        sum by (namespace, job, reason) (rate(event_search_search_bulkhead_rejections_total{ {{- $sel }}}[5m])) > 0
+      for: {{ .for }}
+      labels:
+        severity: {{ .severity }}
+      annotations:
+        summary: {{`'Searches are refused: the {{ $labels.reason }} bulkhead is full'`}}
+        description: >-
+          {{`{{ $labels.namespace }}/{{ $labels.job }}: {{ printf "%.2f" $value }} searches per second
+          were refused with 503 because the replicas already ran their maximum of Elasticsearch
+          {{ $labels.reason }}, for`}} {{ .for }}.
+        runbook_url: {{ printf "%s#eventsearchsearchesrefused" $runbook }}
     {{- end }}{{ end }}
     {{- with $a.ingestFailing }}{{ if .enabled }}
     - alert: EventSearchIngestFailing

@@ -7,6 +7,7 @@ import { SearchWindowError } from '../../domain/search-window.js';
 import type { Logger } from '../../observability/logger.js';
 import type { ApiMetrics } from '../../observability/metrics.js';
 import { isUnavailable } from '../../store/errors.js';
+import { BulkheadFullError } from '../search/bulkhead.js';
 import { envelope, refuse } from './responses.js';
 
 /** What every handler finds in `ctx.state`. */
@@ -104,11 +105,14 @@ export function httpMetrics(metrics: ApiMetrics): Middleware {
 
 export interface ErrorMiddlewareOptions {
   retryAfterSeconds: number;
+  /** Retry-After of a request the bulkhead refused (default `retryAfterSeconds`). */
+  overloadRetryAfterSeconds?: number;
 }
 
 /**
  * Maps every failure to the envelope: 400 for a bad query (with its code), 404/405 for unknown
- * routes and methods, 503 + Retry-After when Elasticsearch is unavailable, 500 for the rest. Stack
+ * routes and methods, 503 + Retry-After when Elasticsearch is unavailable or the bulkhead is full
+ * (`overloaded`), 500 for the rest. Stack
  * traces go to the log, never to the client.
  */
 export function errorEnvelope(opts: ErrorMiddlewareOptions): Middleware {
@@ -131,6 +135,16 @@ export function errorEnvelope(opts: ErrorMiddlewareOptions): Middleware {
       for (const name of ['ETag', 'Cache-Control', 'X-Cache', 'Last-Modified']) ctx.remove(name);
       if (err instanceof SearchWindowError) {
         refuse(ctx, { status: 400, code: err.code, message: err.message, noStore: false });
+        return;
+      }
+      if (err instanceof BulkheadFullError) {
+        // The request line (503) and the rejection counter say it: no line of its own.
+        refuse(ctx, {
+          status: 503,
+          code: 'overloaded',
+          message: err.message,
+          retryAfterSeconds: opts.overloadRetryAfterSeconds ?? opts.retryAfterSeconds,
+        });
         return;
       }
       if (isUnavailable(err)) {

@@ -11,6 +11,7 @@ import type { Client } from '../../store/client.js';
 import type { IndexNames } from '../../store/indices.js';
 import type { EventSummary } from '../../domain/event.js';
 import type { SearchWindow } from '../../domain/search-window.js';
+import type { Bulkhead } from './bulkhead.js';
 
 /** Observes each Elasticsearch request (the API's metrics); optional. */
 export type StoreObserver = (operation: string, seconds: number, failed: boolean) => void;
@@ -26,6 +27,8 @@ export interface EventReaderOptions {
    * the client-wide timeout with a coarse (one second) timer, a per-request one is exact.
    */
   requestTimeoutMs?: number;
+  /** Bound on the points in time open at once (`ES_MAX_OPEN_PITS`); absent: none. */
+  pits?: Pick<Bulkhead, 'acquire'>;
 }
 
 export interface EventReader {
@@ -34,8 +37,6 @@ export interface EventReader {
    * iterating early and the underlying point in time is released.
    */
   pages(window: SearchWindow): AsyncGenerator<EventSummary[], void, undefined>;
-  /** True when Elasticsearch answers and the events alias exists. */
-  isReady(): Promise<boolean>;
 }
 
 /** The Elasticsearch query for a window (exported for tests and the ADR). */
@@ -129,9 +130,17 @@ export function createEventReader(
     // More than one page: read every page from one point in time, so an ingest run writing
     // meanwhile cannot make an event appear twice or go missing between pages. The first page is
     // asked again inside the snapshot before anything is handed out.
-    const opened = await timed('open_point_in_time', () =>
-      client.openPointInTime({ index: names.eventsAlias, keep_alive: keepAlive }, transport),
-    );
+    // Throws BulkheadFullError (a fast 503) when this replica holds its maximum already.
+    const release = opts.pits?.acquire() ?? (() => undefined);
+    let opened: estypes.OpenPointInTimeResponse;
+    try {
+      opened = await timed('open_point_in_time', () =>
+        client.openPointInTime({ index: names.eventsAlias, keep_alive: keepAlive }, transport),
+      );
+    } catch (err) {
+      release();
+      throw err;
+    }
     let pitId = opened.id;
     try {
       let after: estypes.SortResults | undefined;
@@ -158,14 +167,9 @@ export function createEventReader(
     } finally {
       // Best effort: an unreleased point in time expires after `keepAlive` anyway.
       await client.closePointInTime({ id: pitId }, transport).catch(() => undefined);
+      release();
     }
   }
 
-  async function isReady(): Promise<boolean> {
-    return timed('exists_alias', () =>
-      client.indices.existsAlias({ name: names.eventsAlias }, transport),
-    );
-  }
-
-  return { pages, isReady };
+  return { pages };
 }

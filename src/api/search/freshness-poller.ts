@@ -31,6 +31,11 @@ export class FreshnessPoller {
 
   constructor(private readonly options: FreshnessPollerOptions) {}
 
+  /** True once a poll has read the data version (a run, or that there is none): readiness. */
+  get warmed(): boolean {
+    return this.latest !== undefined;
+  }
+
   /** Polls at once, then every `intervalMs` (a poll never overlaps the previous one). */
   start(): void {
     if (this.running) return;

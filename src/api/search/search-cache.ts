@@ -19,6 +19,7 @@ import type { SearchWindow } from '../../domain/search-window.js';
 import type { Logger } from '../../observability/logger.js';
 import type { ApiMetrics } from '../../observability/metrics.js';
 import type { EventReader } from './event-reader.js';
+import type { Bulkhead } from './bulkhead.js';
 import { isUnavailable, StoreUnavailableError } from '../../store/errors.js';
 import type { SuccessfulRun } from './freshness.js';
 import { LRUCache } from 'lru-cache';
@@ -37,6 +38,11 @@ export interface SearchCacheOptions {
   maxEntryBytes: number;
   metrics?: Pick<ApiMetrics, 'cacheLookups' | 'cacheEntries'>;
   logger?: Logger;
+  /**
+   * Bound on the Elasticsearch queries run at once (`ES_MAX_CONCURRENT_QUERIES`): a miss beyond it
+   * is answered stale when an entry exists, else it fails with BulkheadFullError. Absent: none.
+   */
+  queries?: Pick<Bulkhead, 'acquire'>;
 }
 
 type Entry =
@@ -130,7 +136,7 @@ export class SearchCache {
         return { kind: 'buffer', body: entry.body, etag: entry.etag, source: 'hit' };
       }
       this.count('miss');
-      return { kind: 'stream', stream: this.streamAll(window), source: 'miss' };
+      return { kind: 'stream', stream: await this.streamAll(window), source: 'miss' };
     }
 
     const flightKey = `${generation}|${window.key}`;
@@ -167,7 +173,7 @@ export class SearchCache {
       loaded.stream = null;
       return { kind: 'stream', stream, source: 'miss' };
     }
-    return { kind: 'stream', stream: this.streamAll(window), source: 'miss' };
+    return { kind: 'stream', stream: await this.streamAll(window), source: 'miss' };
   }
 
   private fallback(window: SearchWindow, err: unknown): SearchAnswer {
@@ -187,10 +193,12 @@ export class SearchCache {
   }
 
   private async load(window: SearchWindow, generation: number): Promise<Loaded> {
+    const release = this.acquireQuery();
     const pages = this.reader.pages(window);
     const chunks: Buffer[] = [OPEN];
     let size = OPEN.length + CLOSE.length;
     let first = true;
+    let handedOff = false;
     try {
       for (;;) {
         const next = await pages.next();
@@ -202,12 +210,16 @@ export class SearchCache {
         size += chunk.length;
         if (size > this.options.maxEntryBytes) {
           this.store(window.key, { kind: 'oversize', generation }, window.key.length + 64);
-          return { kind: 'oversize', stream: streamOf(chunks, pages, first) };
+          // The stream keeps the query's slot until it ends.
+          handedOff = true;
+          return { kind: 'oversize', stream: streamOf(chunks, pages, first, release) };
         }
       }
     } catch (err) {
       await pages.return(undefined).catch(() => undefined);
       throw err;
+    } finally {
+      if (!handedOff) release();
     }
     chunks.push(CLOSE);
     const body = Buffer.concat(chunks, size);
@@ -226,9 +238,31 @@ export class SearchCache {
     this.options.metrics?.cacheEntries.set(this.lru.size);
   }
 
-  /** The whole answer as a stream, never buffered whole (for windows known to be too large). */
-  private streamAll(window: SearchWindow): Readable {
-    return streamOf([OPEN], this.reader.pages(window), true);
+  /**
+   * The whole answer as a stream, never buffered whole (for windows known to be too large). The
+   * first page is read before the stream is handed out, so that a refusal (Elasticsearch down, the
+   * bulkhead full) is still an error response rather than a body cut short.
+   */
+  private async streamAll(window: SearchWindow): Promise<Readable> {
+    const release = this.acquireQuery();
+    const pages = this.reader.pages(window);
+    let next: IteratorResult<EventSummary[], void>;
+    try {
+      next = await pages.next();
+    } catch (err) {
+      release();
+      await pages.return(undefined).catch(() => undefined);
+      throw err;
+    }
+    const head: Buffer[] = [OPEN];
+    const first = next.done || next.value.length === 0;
+    if (!next.done && next.value.length > 0) head.push(serializePage(next.value, true));
+    return streamOf(head, pages, first, release);
+  }
+
+  /** A query slot (throws BulkheadFullError when every one is taken); its release. */
+  private acquireQuery(): () => void {
+    return this.options.queries?.acquire() ?? (() => undefined);
   }
 
   private count(result: CacheSource): void {
@@ -244,9 +278,15 @@ function streamOf(
   head: Buffer[],
   pages: AsyncGenerator<EventSummary[], void, undefined>,
   firstPending: boolean,
+  release: () => void,
 ): Readable {
   const stream = Readable.from(continueStream(head, pages, firstPending));
-  stream.once('close', () => void pages.return(undefined).catch(() => undefined));
+  stream.once('close', () => {
+    void pages
+      .return(undefined)
+      .catch(() => undefined)
+      .finally(release);
+  });
   return stream;
 }
 

@@ -117,6 +117,8 @@ beforeAll(async () => {
     ELASTICSEARCH_URL: store.ELASTICSEARCH_URL,
     ES_INDEX_PREFIX: store.ES_INDEX_PREFIX,
   };
+  const boot = await runToEnd('bootstrap', storeVars);
+  if (boot.code !== 0) throw new Error(`bootstrap failed:\n${boot.output}`);
   const run = await runToEnd('ingest', {
     ...storeVars,
     PROVIDER_URL: `http://127.0.0.1:${feedPort}/feed`,

@@ -121,7 +121,12 @@ describe('the API started with --import register.js', () => {
     try {
       await untilHealthy(port, api);
       const base = `http://127.0.0.1:${port}`;
-      await fetch(`${base}/readyz`);
+      // Ready: the freshness poll has talked to Elasticsearch once (its connection is open).
+      await eventually(
+        async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined),
+        20_000,
+        'the API to be ready',
+      );
       await fetch(`${base}/metrics`);
       const caller = traceparent();
       const res = await fetch(
@@ -240,7 +245,7 @@ describe('the ingester started with --import register.js', () => {
       const byName = new Map(spans.map((r) => [r.span.name, r.span]));
       const root = byName.get('ingest.run');
       expect(root).toBeDefined();
-      for (const phase of ['ingest.bootstrap', 'ingest.read_feed', 'ingest.write']) {
+      for (const phase of ['ingest.check_indices', 'ingest.read_feed', 'ingest.write']) {
         expect({ phase, traceId: byName.get(phase)?.traceId }).toEqual({
           phase,
           traceId: root?.traceId,

@@ -230,3 +230,23 @@ describe('paths and headers', () => {
     expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
+
+describe('forged client addresses (default PROXY_HOPS=0: the socket address)', () => {
+  it('does not let a client escape the rate limit by rotating X-Forwarded-For', async () => {
+    const limited = buildApi({ names, env: { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_MAX: '5' } });
+    expect(limited.config.PROXY_HOPS).toBe(0);
+    const limitedPort = portOf(await limited.start());
+    const statuses: number[] = [];
+    // A flood of fake addresses, one per request: all of it is the one socket address.
+    for (let i = 0; i < 40; i++) {
+      const forged = `203.0.113.${i}, 198.51.100.${i}`;
+      const res = await rawRequest(
+        limitedPort,
+        `GET /search?${WINDOW} HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: ${forged}\r\nX-Real-IP: 198.51.100.${i}`,
+      );
+      statuses.push(res.status);
+    }
+    expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
+    expect(new Set(statuses.slice(5))).toEqual(new Set([429]));
+  });
+});

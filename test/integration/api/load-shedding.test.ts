@@ -35,6 +35,7 @@ beforeAll(async () => {
   shedder = base.shedder;
   server = await base.start();
   port = portOf(server);
+  await waitUntil(() => base.poller.warmed, 'the API has read the data version (ready)');
 });
 
 afterAll(async () => {

@@ -275,19 +275,23 @@ describe('the rest of the API', () => {
     expect(minted.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
-  it('has liveness and readiness probes', async () => {
+  it('has liveness and readiness probes: ready once the data version is read', async () => {
     const a = buildApi({ names });
     expect((await a.http.get('/healthz')).body).toEqual({ status: 'ok' });
+    const cold = await a.http.get('/readyz');
+    expect([cold.status, cold.body]).toEqual([
+      503,
+      { status: 'not_ready', reason: 'the data version has not been read yet' },
+    ]);
+    await a.poller.pollOnce();
     const ready = await a.http.get('/readyz');
     expect([ready.status, ready.body]).toEqual([200, { status: 'ready' }]);
 
-    const noAlias = buildApi({ names: indexNames(`${names.prefix}-none`) });
-    const notReady = await noAlias.http.get('/readyz');
-    expect(notReady.status).toBe(503);
-    expect(notReady.body).toEqual({
-      status: 'not_ready',
-      reason: 'the events alias does not exist',
-    });
+    // Learning that there is no run yet (nothing ingested, no runs index) is a data version too.
+    const empty = buildApi({ names: indexNames(`${names.prefix}-none`) });
+    await empty.poller.pollOnce();
+    expect(empty.poller.latest).toBeNull();
+    expect((await empty.http.get('/readyz')).status).toBe(200);
 
     a.lifecycle.shuttingDown = true;
     const draining = await a.http.get('/readyz');

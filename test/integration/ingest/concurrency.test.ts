@@ -72,8 +72,7 @@ describe('two runs of different feeds at the same time', () => {
         expect([sequentialAb[id], sequentialBa[id]]).toContainEqual(doc);
         expect(doc.ever_online).toBe(sequentialAb[id]?.ever_online);
       }
-      // Six runs, the last two one item per request: seconds on a loaded 2-core machine (seen: 6.5 s
-      // at load 12), past jest's default 5 s.
+      // Three bootstraps and eight runs: more than jest's default 5 s on a loaded machine.
     },
     60_000,
   );

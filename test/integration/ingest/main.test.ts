@@ -7,7 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { indexNames } from '../../../src/store/indices.js';
+import { indexNames, TEMPLATES_VERSION } from '../../../src/store/indices.js';
 import { latestSuccessfulRun } from '../../../src/store/runs.js';
 import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
 import { ROOT, freePort, runToEnd } from '../../support/processes.js';
@@ -113,11 +113,77 @@ describe('npm run bootstrap (dist/main/bootstrap.js)', () => {
     const names = indexNames(prefix);
     expect(await client.indices.existsAlias({ name: names.eventsAlias })).toBe(true);
     expect(await client.indices.exists({ index: names.runsIndex })).toBe(true);
+    expect(await indexSettings(names.eventsIndex)).toEqual({ replicas: '0', refresh: '1s' });
+  }, 30_000);
+
+  it('applies ES_INDEX_REPLICAS and ES_INDEX_REFRESH_INTERVAL to the templates and existing indices', async () => {
+    const run = await runToEnd(
+      'bootstrap',
+      baseEnv({ ES_INDEX_REPLICAS: '1', ES_INDEX_REFRESH_INTERVAL: '2s' }),
+    );
+    expect({ code: run.code, output: run.code === 0 ? '' : run.output }).toEqual({
+      code: 0,
+      output: '',
+    });
+    const names = indexNames(prefix);
+    // On one node the replica stays unassigned (the index is yellow): the setting is what counts.
+    for (const index of [names.eventsIndex, names.runsIndex]) {
+      expect(await indexSettings(index)).toEqual({ replicas: '1', refresh: '2s' });
+    }
+    const template = await templateOf(names.eventsTemplate);
+    expect(template.version).toBe(TEMPLATES_VERSION);
+    expect(template.template?.settings?.index).toMatchObject({
+      number_of_replicas: '1',
+      refresh_interval: '2s',
+    });
   }, 30_000);
 });
 
+/** The events template as Elasticsearch holds it. */
+async function templateOf(name: string) {
+  const res = await client.indices.getIndexTemplate({ name });
+  const found = res.index_templates[0]?.index_template;
+  if (!found) throw new Error(`no template ${name}`);
+  return found;
+}
+
+/** `GET <index>/_settings`: the replicas and refresh interval. */
+async function indexSettings(index: string): Promise<{ replicas?: string; refresh?: string }> {
+  const res = await client.indices.getSettings({ index });
+  const settings = res[index]?.settings?.index;
+  return {
+    replicas: settings?.number_of_replicas as string | undefined,
+    refresh: settings?.refresh_interval as string | undefined,
+  };
+}
+
 describe('npm run ingest (dist/main/ingest.js)', () => {
+  it('exits 1 telling the operator to run the bootstrap when the indices are not there', async () => {
+    const fresh = `${prefix}-unbootstrapped`;
+    const run = await runToEnd('ingest', baseEnv({ ES_INDEX_PREFIX: fresh }));
+    expect(run.code).toBe(1);
+    expect(jsonLines(run.output).at(-1)).toMatchObject({
+      level: 'error',
+      phase: 'summary',
+      outcome: 'failed',
+      error: expect.stringMatching(
+        new RegExp(`^the events alias ${fresh}-events does not exist: run the bootstrap first`),
+      ),
+    });
+    // Nothing was created on its behalf.
+    expect(Object.keys(await client.indices.get({ index: `${fresh}-*` }))).toEqual([]);
+    const templates = await client.indices.getIndexTemplate(
+      { name: `${fresh}-*` },
+      { ignore: [404] },
+    );
+    expect(templates.index_templates ?? []).toEqual([]);
+  }, 30_000);
+
   it('exits 0 after one run, logging one JSON line per phase and a summary, and pushes metrics', async () => {
+    const names = indexNames(prefix);
+    const templatesBefore = await Promise.all(
+      [names.eventsTemplate, names.runsTemplate].map(templateOf),
+    );
     const run = await runToEnd('ingest', baseEnv({ PUSHGATEWAY_URL: pushgatewayUrl }));
     expect({ code: run.code, output: run.code === 0 ? '' : run.output }).toEqual({
       code: 0,
@@ -127,7 +193,7 @@ describe('npm run ingest (dist/main/ingest.js)', () => {
     // `progress` lines appear only when the run outlasts INGEST_PROGRESS_MS (test/integration/ingest/progress.test.ts).
     expect(lines.map((l) => l.phase).filter((p) => p !== 'progress')).toEqual([
       'config',
-      'bootstrap',
+      'indices_checked',
       'run_started',
       'feed_fetched',
       'feed_read',
@@ -160,6 +226,12 @@ describe('npm run ingest (dist/main/ingest.js)', () => {
     });
     expect(pushes[0]?.body).toMatch(/^event_search_ingest_events_upserted 3$/m);
     expect(pushes[0]?.body).toMatch(/^event_search_ingest_last_success_timestamp_seconds \d+/m);
+    // The run did not re-put the templates: their version and content are what the bootstrap left.
+    const templatesAfter = await Promise.all(
+      [names.eventsTemplate, names.runsTemplate].map(templateOf),
+    );
+    expect(templatesAfter).toEqual(templatesBefore);
+    expect(templatesAfter.map((t) => t.version)).toEqual([TEMPLATES_VERSION, TEMPLATES_VERSION]);
   }, 30_000);
 
   it('exits non-zero with a precise message when the provider refuses the connection', async () => {
@@ -198,7 +270,9 @@ describe('npm run ingest (dist/main/ingest.js)', () => {
     expect(run.code).toBe(2);
     const fatal = jsonLines(run.output).at(-1);
     expect(fatal).toMatchObject({ level: 'fatal', phase: 'config' });
-    expect(fatal?.msg).toContain('PROVIDER_URL ("ftp://nowhere"): must be an absolute http(s) URL');
+    expect(fatal?.msg).toContain(
+      'PROVIDER_URL ("ftp://nowhere/"): must be an absolute http(s) URL',
+    );
     expect(fatal?.msg).toContain('PROVIDER_RETRIES ("many")');
   }, 30_000);
 

@@ -17,7 +17,7 @@ describe('parseEnv(apiEnv): overload and hardening settings', () => {
       RATE_LIMIT_ENABLED: true,
       RATE_LIMIT_MAX: 6000,
       RATE_LIMIT_WINDOW_MS: 60000,
-      PROXY_HOPS: 1,
+      PROXY_HOPS: 0,
       SHED_LAG_MS: 70,
       SHED_SAMPLE_MS: 100,
       SHED_RETRY_AFTER_SECONDS: 1,

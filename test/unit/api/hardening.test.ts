@@ -10,12 +10,12 @@ import type { SearchAnswer } from '../../../src/api/search/search-cache.js';
 import { inlineScriptHashes } from '../../../src/api/http/security-headers.js';
 import { expectContract } from '../../support/openapi.js';
 
-function app(answer: () => Promise<SearchAnswer>, isReady = async () => true) {
+function app(answer: () => Promise<SearchAnswer>, warmed = true) {
   const koa = appWith(
     { HTTP_MAX_URL_LENGTH: '200', RATE_LIMIT_ENABLED: 'false' },
     {
       cache: { answer },
-      reader: { isReady },
+      freshness: { warmed, updateAge: () => undefined },
     },
   );
   return supertest(koa.callback());
@@ -97,17 +97,16 @@ describe('error bodies', () => {
     expect(res.headers['etag']).toBeUndefined();
   });
 
-  it('nor does readiness when the store throws', async () => {
-    const http = app(
-      async () => {
-        throw internalError();
-      },
-      async () => {
-        throw internalError();
-      },
-    );
+  it('nor does readiness before the data version is read (the store is not asked)', async () => {
+    const http = app(async () => {
+      throw internalError();
+    }, false);
     const res = expectContract('/readyz', await http.get('/readyz'));
     expect(res.status).toBe(503);
+    expect(res.body).toEqual({
+      status: 'not_ready',
+      reason: 'the data version has not been read yet',
+    });
     expect(res.text).not.toMatch(INTERNALS);
   });
 

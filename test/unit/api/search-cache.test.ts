@@ -7,6 +7,7 @@ import { parseSearchWindow, type SearchWindow } from '../../../src/domain/search
 import { createApiMetrics } from '../../../src/observability/metrics.js';
 import type { EventReader } from '../../../src/api/search/event-reader.js';
 import { StoreUnavailableError } from '../../../src/store/errors.js';
+import { Bulkhead, BulkheadFullError } from '../../../src/api/search/bulkhead.js';
 
 function summary(n: number): EventSummary {
   return {
@@ -67,7 +68,9 @@ class MemoryReader implements Pick<EventReader, 'pages'> {
 const WINDOW = parseSearchWindow({ starts_at: '2021-01-01T00:00:00Z' }, 'UTC');
 const OTHER = parseSearchWindow({ starts_at: '2021-06-01T00:00:00Z' }, 'UTC');
 
-function setup(opts: { events?: number; maxEntryBytes?: number; maxEntries?: number } = {}) {
+function setup(
+  opts: { events?: number; maxEntryBytes?: number; maxEntries?: number; queries?: Bulkhead } = {},
+) {
   const reader = new MemoryReader(Array.from({ length: opts.events ?? 3 }, (_, i) => summary(i)));
   const metrics = createApiMetrics(new Registry());
   const cache = new SearchCache(reader, {
@@ -75,6 +78,7 @@ function setup(opts: { events?: number; maxEntryBytes?: number; maxEntries?: num
     maxBytes: 1_000_000,
     maxEntryBytes: opts.maxEntryBytes ?? 100_000,
     metrics,
+    queries: opts.queries,
   });
   const lookups = async () =>
     Object.fromEntries(
@@ -240,5 +244,51 @@ describe('SearchCache', () => {
     expect(reader.queries).toBe(3);
     await cache.answer(jan); // evicted: asked again
     expect(reader.queries).toBe(4);
+  });
+});
+
+describe('SearchCache with a query bulkhead', () => {
+  it('gives coalesced misses one slot and refuses a miss beyond the bound at once', async () => {
+    const queries = new Bulkhead('queries', 1);
+    const { reader, cache } = setup({ queries });
+    reader.hold();
+    const answers = Promise.all(Array.from({ length: 10 }, () => cache.answer(WINDOW)));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(queries.inUse).toBe(1);
+    await expect(cache.answer(OTHER)).rejects.toBeInstanceOf(BulkheadFullError);
+    expect(reader.queries).toBe(1);
+    reader.release();
+    expect((await answers).filter((a) => a.source === 'miss')).toHaveLength(1);
+    expect(queries.inUse).toBe(0);
+    // A hit takes no slot, even when none is free.
+    const held = queries.acquire();
+    expect((await cache.answer(WINDOW)).source).toBe('hit');
+    held();
+  });
+
+  it('answers stale rather than refusing when it holds an older answer', async () => {
+    const queries = new Bulkhead('queries', 1);
+    const { cache } = setup({ queries });
+    const fresh = await cache.answer(WINDOW);
+    cache.invalidate();
+    const held = queries.acquire();
+    const stale = await cache.answer(WINDOW);
+    expect(stale).toMatchObject({ kind: 'buffer', source: 'stale' });
+    expect(await bodyOf(stale)).toBe(await bodyOf(fresh));
+    held();
+  });
+
+  it('keeps the slot of a streamed (oversize) answer until the stream ends', async () => {
+    const queries = new Bulkhead('queries', 2);
+    const { cache } = setup({ queries, events: 40, maxEntryBytes: 300 });
+    for (let round = 0; round < 2; round++) {
+      // Round 0: found too large while loading; round 1: known oversize (streamed from the start).
+      const answer = await cache.answer(WINDOW);
+      expect(answer.kind).toBe('stream');
+      expect(queries.inUse).toBe(1);
+      expect(JSON.parse(await bodyOf(answer)).data.events).toHaveLength(40);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(queries.inUse).toBe(0);
+    }
   });
 });

@@ -485,6 +485,13 @@ def test_proxy_hops_match_the_ingress():
     assert direct["PROXY_HOPS"]["value"] == "0"
 
 
+def test_the_bulkhead_is_set_from_values():
+    env = container_env(only(render(), "Deployment", "api"))
+    assert (env["ES_MAX_CONCURRENT_QUERIES"]["value"], env["ES_MAX_OPEN_PITS"]["value"]) == ("16", "4")
+    tuned = container_env(only(render(set_values=["api.maxConcurrentQueries=32", "api.maxOpenPointsInTime=2"]), "Deployment", "api"))
+    assert (tuned["ES_MAX_CONCURRENT_QUERIES"]["value"], tuned["ES_MAX_OPEN_PITS"]["value"]) == ("32", "2")
+
+
 @pytest.mark.parametrize("kind, component", WORKLOADS)
 def test_extension_values_are_rendered_in_every_workload(kind, component):
     obj = only(render(EXTENSIONS), kind, component)
