@@ -21,7 +21,7 @@ jq -r '
       | "      - record: dashboard_query_\(.key)",
         "        expr: \(.value
             | gsub("\\$__rate_interval"; "5m") | gsub("\\$__interval"; "1m")
-            | gsub("\\$(route|namespace|job|pod|ingest_job|cronjob)\\b"; ".*") | tojson)")
+            | gsub("\\$(route|namespace|job|pod|ingest_job|provider|cronjob)\\b"; ".*") | tojson)")
 ' "$DASHBOARD" > "$tmp/dashboard-rules.yml"
 
 count="$(grep -c 'record:' "$tmp/dashboard-rules.yml" || true)"

@@ -2,8 +2,11 @@
 # `make run`: the whole system on this machine, no Docker needed.
 #
 #   Elasticsearch (local node from scripts/es.sh, unless ELASTICSEARCH_URL already answers)
-#   provider simulator   http://127.0.0.1:$SIM_PORT/feed      (default 8080)
-#   ingest scheduler     every $INGEST_INTERVAL seconds, first run at once (default 60)
+#   provider simulator   http://127.0.0.1:$SIM_PORT/feed      (default 8080), and /feed.ndjson
+#   two providers        each its own ingest scheduler, every $INGEST_INTERVAL seconds, first run at
+#                        once (default 60): "$PROVIDER_NAME" (XML feed, $PROVIDER_TIMEZONE) and
+#                        "$SECOND_PROVIDER_NAME" (the same events as NDJSON, $SECOND_PROVIDER_TIMEZONE);
+#                        SECOND_PROVIDER_NAME= (empty) plays only the first
 #   search API           http://127.0.0.1:$PORT               (default 3000)
 #
 # It says "is running" only once the API answered /healthz (and stops everything if it never does),
@@ -25,6 +28,11 @@ export INGEST_INTERVAL="${INGEST_INTERVAL:-60}"
 export ES_PORT="${ES_PORT:-9200}"
 export ELASTICSEARCH_URL="${ELASTICSEARCH_URL:-http://127.0.0.1:$ES_PORT}"
 export PROVIDER_URL="${PROVIDER_URL:-http://127.0.0.1:$SIM_PORT/feed}"
+export PROVIDER_NAME="${PROVIDER_NAME:-primary}"
+export PROVIDER_TIMEZONE="${PROVIDER_TIMEZONE:-UTC}"
+SECOND_PROVIDER_NAME="${SECOND_PROVIDER_NAME-json}"
+SECOND_PROVIDER_URL="${SECOND_PROVIDER_URL:-http://127.0.0.1:$SIM_PORT/feed.ndjson}"
+SECOND_PROVIDER_TIMEZONE="${SECOND_PROVIDER_TIMEZONE:-UTC}"
 export OTEL_SDK_DISABLED="${OTEL_SDK_DISABLED:-true}"
 export ES_INDEX_PREFIX="${ES_INDEX_PREFIX:-events}"
 # The local node is a single node: no replica shards (the chart's default is 1).
@@ -114,13 +122,18 @@ cat >&2 <<EOF
     curl -s 'http://127.0.0.1:$PORT/search?starts_at=2021-02-01T00:00:00Z&ends_at=2022-07-03T00:00:00Z'
     open  http://127.0.0.1:$PORT/docs        (Swagger UI)
     curl -s http://127.0.0.1:$PORT/metrics   (Prometheus)
-  Provider simulator: $PROVIDER_URL   Ingest every ${INGEST_INTERVAL}s.   Ctrl-C stops everything.
+  Providers: $PROVIDER_NAME ($PROVIDER_URL)${SECOND_PROVIDER_NAME:+, $SECOND_PROVIDER_NAME ($SECOND_PROVIDER_URL)}
+  Ingest every ${INGEST_INTERVAL}s.   Ctrl-C stops everything.
   Searches return nothing until the first ingest run finishes: a line below says when.
 
 EOF
 
-# The ingester starts once the API runs, so the first-ingest line always comes after the message.
+# The ingesters start once the API runs, so the first-ingest line always comes after the message.
 spawn node "${NODE_FLAGS[@]}" dist/main/ingest-scheduler.js
+if [[ -n "$SECOND_PROVIDER_NAME" ]]; then
+  PROVIDER_NAME="$SECOND_PROVIDER_NAME" PROVIDER_URL="$SECOND_PROVIDER_URL" PROVIDER_FORMAT=ndjson \
+    PROVIDER_TIMEZONE="$SECOND_PROVIDER_TIMEZONE" spawn node "${NODE_FLAGS[@]}" dist/main/ingest-scheduler.js
+fi
 SINCE="$since" node scripts/run-local/first-ingest.mjs &
 watcher=$!
 

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { SIM_MODES } from './sim/modes.js';
 import { isKnownTimeZone } from './domain/local-time.js';
+import { FEED_FORMATS } from './ingest/formats/names.js';
 import { redactUrl } from './ingest/feed-client.js';
 
 /** Raised when an environment variable holds a value the process cannot run with. */
@@ -116,6 +117,12 @@ export const schedulerEnv = z.object({
   INGEST_INTERVAL: z.coerce.number().positive().default(60),
 });
 
+/** An IANA time-zone name (the zone of a provider's wall-clock times). */
+const timeZone = z
+  .string()
+  .default('UTC')
+  .refine(isKnownTimeZone, 'must be an IANA time-zone name such as UTC or Europe/Madrid');
+
 /** A positive integer read from the environment (milliseconds, bytes, counts). */
 const positiveInt = z.coerce.number().int().positive();
 
@@ -137,6 +144,10 @@ export const ingestEnv = storeEnv.extend({
       'must be 1-64 lower-case letters, digits, "-" or "_" (it is part of every event id)',
     )
     .default('primary'),
+  /** The feed's format: which adapter reads it (src/ingest/formats, docs/adding-a-provider.md). */
+  PROVIDER_FORMAT: z.enum(FEED_FORMATS).default('xml'),
+  /** IANA zone of this provider's wall-clock times (each provider has its own). */
+  PROVIDER_TIMEZONE: timeZone,
   /** Until the response headers arrive (connect included). */
   PROVIDER_TIMEOUT_MS: positiveInt.default(10_000),
   /** Longest silence allowed while the body is being read. */
@@ -176,10 +187,7 @@ export type IngestEnv = z.infer<typeof ingestEnv>;
 export const apiEnv = storeEnv
   .extend({
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-    PROVIDER_TIMEZONE: z
-      .string()
-      .default('UTC')
-      .refine(isKnownTimeZone, 'must be an IANA time-zone name such as UTC or Europe/Madrid'),
+    PROVIDER_TIMEZONE: timeZone,
     ES_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(500),
     /** Hits per Elasticsearch page (search_after); bounds the memory of one page. */
     SEARCH_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(1_000),

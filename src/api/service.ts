@@ -17,7 +17,7 @@ import { LoadShedder } from './http/load-shedding.js';
 import { listen, portOf, shutdownGracefully, type ShutdownResult } from './http/server.js';
 import { Bulkhead, type BulkheadResource } from './search/bulkhead.js';
 import { createEventReader } from './search/event-reader.js';
-import { latestSuccessfulRun } from './search/freshness.js';
+import { readFreshness } from './search/freshness.js';
 import { FreshnessPoller } from './search/freshness-poller.js';
 import { SearchCache } from './search/search-cache.js';
 
@@ -69,7 +69,7 @@ export function createSearchService(config: ApiEnv, opts: SearchServiceOptions =
     queries,
   });
   const poller = new FreshnessPoller({
-    read: () => latestSuccessfulRun(client, names, { requestTimeoutMs }),
+    read: () => readFreshness(client, names, { requestTimeoutMs }),
     onRun: (run) => cache.observeRun(run),
     intervalMs: config.FRESHNESS_POLL_MS,
     metrics,

@@ -15,6 +15,7 @@ import { flushSpans, withSpan } from '../observability/spans.js';
 import { createEsClient, type Client } from '../store/client.js';
 import { checkIndices, indexNames } from '../store/indices.js';
 import { httpFeedSource, redactUrl } from './feed-client.js';
+import { feedFormat } from './formats/index.js';
 import { pushRunMetrics, recordRunMetrics } from './metrics.js';
 import { acquireLease, EXIT_LEASE_HELD, LeaseHeldError, type Lease } from './lease.js';
 import { createRunStore } from './run-store.js';
@@ -128,6 +129,7 @@ export function ingestRunDeps(
     provider: env.PROVIDER_NAME,
     providerUrl: redactUrl(env.PROVIDER_URL),
     source: parts.source ?? providerFeed(env, parts.logger),
+    parser: feedFormat(env.PROVIDER_FORMAT).reader,
     sink: (ops, context) =>
       writeEvents(ops, {
         client,
@@ -214,6 +216,8 @@ export function createIngestJob(env: IngestEnv, opts: IngestJobOptions = {}) {
         phase: 'config',
         provider: env.PROVIDER_NAME,
         provider_url: providerUrl,
+        provider_format: env.PROVIDER_FORMAT,
+        provider_timezone: env.PROVIDER_TIMEZONE,
         elasticsearch_url: redactUrl(env.ELASTICSEARCH_URL),
         index_prefix: env.ES_INDEX_PREFIX,
       },

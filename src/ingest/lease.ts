@@ -20,8 +20,14 @@ import type { Client } from '../store/client.js';
 /** The exit code of an ingest run that found the lease held by another run. */
 export const EXIT_LEASE_HELD = 3;
 
-/** The one lease document's id: one writer per index prefix. */
-const LEASE_ID = 'ingest';
+/**
+ * The lease document's id: one writer per provider and index prefix. Runs of different providers
+ * write disjoint events (the provider is part of every id: docs/adr/0014-many-providers.md), so
+ * they need not wait for each other.
+ */
+export function leaseIdOf(provider: string): string {
+  return `ingest-${provider}`;
+}
 
 /** The lease document (`_source`). */
 export interface LeaseDocument {
@@ -84,7 +90,7 @@ async function create(options: LeaseOptions, document: LeaseDocument): Promise<V
   try {
     const res = await options.client.index({
       index: options.index,
-      id: LEASE_ID,
+      id: leaseIdOf(options.provider),
       op_type: 'create',
       document,
       refresh: true,
@@ -99,7 +105,7 @@ async function create(options: LeaseOptions, document: LeaseDocument): Promise<V
 /** The error naming the current holder (read again: it may have changed). */
 async function heldError(options: LeaseOptions): Promise<LeaseHeldError> {
   const current = await options.client.get<LeaseDocument>(
-    { index: options.index, id: LEASE_ID },
+    { index: options.index, id: leaseIdOf(options.provider) },
     { ignore: [404] },
   );
   const held = current._source;
@@ -116,7 +122,7 @@ async function takeOver(
   now: () => Date,
 ): Promise<Version> {
   const current = await options.client.get<LeaseDocument>(
-    { index: options.index, id: LEASE_ID },
+    { index: options.index, id: leaseIdOf(options.provider) },
     { ignore: [404] },
   );
   const held = current._source;
@@ -133,7 +139,7 @@ async function takeOver(
   try {
     const res = await options.client.index({
       index: options.index,
-      id: LEASE_ID,
+      id: leaseIdOf(options.provider),
       document: documentAt(at),
       if_seq_no: current._seq_no,
       if_primary_term: current._primary_term,
@@ -175,7 +181,7 @@ export async function acquireLease(options: LeaseOptions): Promise<Lease> {
       try {
         const res = await client.index({
           index,
-          id: LEASE_ID,
+          id: leaseIdOf(options.provider),
           document: documentAt(now()),
           if_seq_no: version.seqNo,
           if_primary_term: version.primaryTerm,
@@ -202,7 +208,7 @@ export async function acquireLease(options: LeaseOptions): Promise<Lease> {
       await client
         .delete({
           index,
-          id: LEASE_ID,
+          id: leaseIdOf(options.provider),
           if_seq_no: version.seqNo,
           if_primary_term: version.primaryTerm,
           refresh: true,

@@ -60,6 +60,11 @@ export interface ParserStats {
   unknownElements: Record<string, number>;
 }
 
+/** The stats of a reader that has read nothing yet (every feed format counts the same things). */
+export function emptyParserStats(): ParserStats {
+  return { bytes: 0, baseEvents: 0, events: 0, zones: 0, unknownElements: {} };
+}
+
 /** Characters handed to saxes at a time; token limits are checked between slices. */
 const SLICE = 64 * 1024;
 /** Distinct unknown element names remembered; the rest are counted under `(other)`. */
@@ -178,13 +183,7 @@ function snippet(text: string): string {
  * failure (how far the parser got).
  */
 export class FeedParser {
-  readonly stats: ParserStats = {
-    bytes: 0,
-    baseEvents: 0,
-    events: 0,
-    zones: 0,
-    unknownElements: {},
-  };
+  readonly stats: ParserStats = emptyParserStats();
   private readonly limits: ParserLimits;
 
   constructor(limits: Partial<ParserLimits> = {}) {

@@ -26,7 +26,7 @@ import { emptyRunCounts, type RunStore } from './run-store.js';
 import { writeOpOf, type WriteContext, type WriteOp } from './operations.js';
 import type { WriteStats } from './writer.js';
 import { FeedError } from './errors.js';
-import { FeedParser, type ParsedBaseEvent, type ParserStats } from './parser.js';
+import { feedFormat, type FeedReader, type ParsedBaseEvent } from './formats/index.js';
 import { reportProgress } from './progress.js';
 import { readSpool, writeSpool } from './spool.js';
 
@@ -42,11 +42,7 @@ export interface FeedBody {
   attempts?: number;
 }
 
-/** The streaming parser: a fresh one per run. */
-export interface FeedReader {
-  readonly stats: ParserStats;
-  parse(source: AsyncIterable<Uint8Array | string>): AsyncIterable<ParsedBaseEvent>;
-}
+export type { FeedReader } from './formats/index.js';
 
 /** Writes the items it pulls from `ops`; reports failures in its result, does not throw for them. */
 export type EventSink = (ops: AsyncIterable<WriteOp>, context: WriteContext) => Promise<WriteStats>;
@@ -60,6 +56,7 @@ export interface RunDeps {
   sink: EventSink;
   runs: RunStore;
   logger: Logger;
+  /** The feed format's reader (src/ingest/formats; default: the XML one). */
   parser?: () => FeedReader;
   /** Directory for the spool file of write operations (default: the OS temp directory). */
   spoolDir?: string;
@@ -268,7 +265,7 @@ async function spoolFeed(
       },
       'feed response received',
     );
-    const reader = (deps.parser ?? (() => new FeedParser()))();
+    const reader = (deps.parser ?? feedFormat('xml').reader)();
     onReader(reader);
     const signal = deps.signal;
     async function* batches(): AsyncGenerator<WriteOp[]> {

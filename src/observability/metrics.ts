@@ -74,12 +74,14 @@ export function createApiMetrics(registry = new Registry()) {
     }),
     lastIngestSuccess: new Gauge({
       name: `${METRIC_PREFIX}last_successful_ingest_timestamp_seconds`,
-      help: 'Unix time at which the newest successful ingest run finished, read from the run records.',
+      help: 'Unix time at which the newest successful ingest run of each provider finished (0: none yet), read from the run records.',
+      labelNames: ['provider'] as const,
       registers: [registry],
     }),
     dataAge: new Gauge({
       name: `${METRIC_PREFIX}data_age_seconds`,
-      help: 'Seconds since the newest successful ingest run finished (data freshness).',
+      help: "Seconds since the newest successful ingest run of each provider finished (that provider's data freshness).",
+      labelNames: ['provider'] as const,
       registers: [registry],
     }),
     bulkheadRejections: new Counter({

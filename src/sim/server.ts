@@ -4,14 +4,18 @@
  *
  * `GET /feed` answers according to the mode (see `SimMode`). `?mode=<mode>` on a request overrides
  * the server's mode for that request only, so one simulator can serve a good feed and a fault.
+ * `GET /feed.ndjson` plays a second provider: the same feeds in the NDJSON format (src/sim/ndjson.ts);
+ * each path advances through the samples on its own.
  * `GET /healthz` answers 200. Everything else is 404.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../observability/logger.js';
 import { generateFeed } from './feed.js';
+import { generateNdjsonFeed, ndjsonOfXml } from './ndjson.js';
 import { SIM_MODES, type SimMode } from './modes.js';
 
 export interface SimOptions {
@@ -29,6 +33,20 @@ export interface SimOptions {
 
 const SAMPLE_FILES = ['response_1.xml', 'response_2.xml', 'response_3.xml'];
 
+/** The formats the simulator serves, one path each. */
+type FeedFormat = 'xml' | 'ndjson';
+const FEED_PATHS: Record<string, FeedFormat | undefined> = {
+  '/feed': 'xml',
+  '/feed.ndjson': 'ndjson',
+};
+
+interface FormatFeeds {
+  samples: Buffer[];
+  contentType: string;
+  generate: (options: { baseEvents: number; zonesPerEvent: number; seed: number }) => Readable;
+  malformed: string;
+}
+
 export interface ProviderSim {
   server: Server;
   /** Requests to /feed answered so far (the samples mode advances with it). */
@@ -38,29 +56,47 @@ export interface ProviderSim {
 }
 
 export async function createProviderSim(options: SimOptions): Promise<ProviderSim> {
-  const samples = await Promise.all(
+  const xmlSamples = await Promise.all(
     SAMPLE_FILES.map((file) => readFile(join(options.samplesDir, file))),
   );
+  const formats: Record<FeedFormat, FormatFeeds> = {
+    xml: {
+      samples: xmlSamples,
+      contentType: 'application/xml; charset=utf-8',
+      generate: generateFeed,
+      malformed: '<?xml version="1.0"?><eventList><output><base_event base_event_id="1" <<oops',
+    },
+    ndjson: {
+      samples: await Promise.all(xmlSamples.map(ndjsonOfXml)),
+      contentType: 'application/x-ndjson; charset=utf-8',
+      generate: generateNdjsonFeed,
+      malformed: '{"id":"1","title": <<oops\n',
+    },
+  };
+  const requests: Record<FeedFormat, number> = { xml: 0, ndjson: 0 };
   let feedRequests = 0;
 
-  const sendSample = (res: ServerResponse, body: Buffer) => {
-    res.writeHead(200, {
-      'content-type': 'application/xml; charset=utf-8',
-      'content-length': body.length,
-    });
-    res.end(body);
-  };
-
-  const handleFeed = async (req: IncomingMessage, res: ServerResponse, mode: SimMode) => {
+  const handleFeed = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    mode: SimMode,
+    format: FeedFormat,
+  ) => {
+    const { samples, contentType } = formats[format];
+    const sendSample = (body: Buffer) => {
+      res.writeHead(200, { 'content-type': contentType, 'content-length': body.length });
+      res.end(body);
+    };
     // The samples advance one per request, then stay on the last, like three consecutive fetches.
-    const sample = samples[Math.min(feedRequests, samples.length - 1)] as Buffer;
+    const sample = samples[Math.min(requests[format], samples.length - 1)] as Buffer;
+    requests[format] += 1;
     feedRequests += 1;
     switch (mode) {
       case 'samples':
-        return sendSample(res, sample);
+        return sendSample(sample);
       case 'generated': {
-        res.writeHead(200, { 'content-type': 'application/xml; charset=utf-8' });
-        const feed = generateFeed({
+        res.writeHead(200, { 'content-type': contentType });
+        const feed = formats[format].generate({
           baseEvents: options.baseEvents,
           zonesPerEvent: options.zonesPerEvent,
           seed: options.seed,
@@ -70,7 +106,7 @@ export async function createProviderSim(options: SimOptions): Promise<ProviderSi
       case 'slow':
         await new Promise((resolve) => setTimeout(resolve, options.delayMs));
         if (req.destroyed) return;
-        return sendSample(res, sample);
+        return sendSample(sample);
       case 'error':
         res.writeHead(500, { 'content-type': 'text/plain' });
         return res.end('internal error (simulated)');
@@ -80,29 +116,21 @@ export async function createProviderSim(options: SimOptions): Promise<ProviderSi
       case 'truncated': {
         // A well-started document that stops in the middle of an element, then a clean end.
         const cut = sample.subarray(0, Math.floor(sample.length / 2));
-        res.writeHead(200, {
-          'content-type': 'application/xml; charset=utf-8',
-          'content-length': cut.length,
-        });
+        res.writeHead(200, { 'content-type': contentType, 'content-length': cut.length });
         return res.end(cut);
       }
       case 'malformed':
-        res.writeHead(200, { 'content-type': 'application/xml; charset=utf-8' });
-        return res.end(
-          '<?xml version="1.0"?><eventList><output><base_event base_event_id="1" <<oops',
-        );
+        res.writeHead(200, { 'content-type': contentType });
+        return res.end(formats[format].malformed);
       case 'html':
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
         return res.end('<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>');
       case 'empty':
-        res.writeHead(200, { 'content-type': 'application/xml', 'content-length': 0 });
+        res.writeHead(200, { 'content-type': contentType, 'content-length': 0 });
         return res.end();
       case 'drop':
         // Promise a whole sample, send part of it, then cut the connection.
-        res.writeHead(200, {
-          'content-type': 'application/xml; charset=utf-8',
-          'content-length': sample.length,
-        });
+        res.writeHead(200, { 'content-type': contentType, 'content-length': sample.length });
         res.write(sample.subarray(0, Math.floor(sample.length / 3)));
         setTimeout(() => res.socket?.destroy(), 20);
         return;
@@ -119,14 +147,15 @@ export async function createProviderSim(options: SimOptions): Promise<ProviderSi
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       return;
     }
-    if (url.pathname !== '/feed') {
+    const format = FEED_PATHS[url.pathname];
+    if (format === undefined) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;
     }
     const requested = url.searchParams.get('mode');
     const mode = requested && isSimMode(requested) ? requested : options.mode;
-    options.logger?.info({ mode, request: feedRequests + 1 }, 'feed requested');
-    handleFeed(req, res, mode).catch((err: unknown) => {
+    options.logger?.info({ mode, format, request: feedRequests + 1 }, 'feed requested');
+    handleFeed(req, res, mode, format).catch((err: unknown) => {
       options.logger?.warn({ err }, 'feed response aborted');
       res.destroy();
     });

@@ -1,7 +1,7 @@
 /**
  * Reading the ingest run records in `<prefix>-runs` (one document per run, id = run id; the
- * ingester writes them through src/ingest/run-store.ts). The API polls `latestSuccessfulRun` to
- * tell how fresh its data is.
+ * ingester writes them through src/ingest/run-store.ts). The API polls `latestSuccessPerProvider`
+ * (how fresh each provider's data is) and `latestDataChange` (the data version).
  */
 import type { estypes } from '@elastic/elasticsearch';
 import type { Client } from './client.js';
@@ -78,6 +78,74 @@ export async function latestDataChange(
     },
   };
   return newestFinishedRun(client, prefix, query, opts);
+}
+
+/** A provider that has run at least once, and its newest successful run (null: none yet). */
+export interface ProviderLatestSuccess {
+  provider: string;
+  latestSuccess: RunDocument | null;
+}
+
+/** Most providers the freshness read reports (far more than a deployment configures). */
+const MAX_PROVIDERS = 1_000;
+
+/**
+ * Every provider with a run record (a provider removed from the configuration included, until its
+ * records are retired: docs/adr/0014-many-providers.md) and its newest successful run, in one
+ * request. Empty when there is no run yet (also when the runs index does not exist yet).
+ */
+export async function latestSuccessPerProvider(
+  client: Client,
+  prefix: string,
+  opts: { requestTimeoutMs?: number } = {},
+): Promise<ProviderLatestSuccess[]> {
+  try {
+    const res = await client.search(
+      {
+        index: indexNames(prefix).runsIndex,
+        size: 0,
+        track_total_hits: false,
+        aggs: {
+          providers: {
+            terms: { field: 'provider', size: MAX_PROVIDERS },
+            aggs: {
+              succeeded: {
+                filter: {
+                  bool: {
+                    filter: [
+                      { term: { outcome: 'succeeded' } },
+                      { exists: { field: 'finished_at' } },
+                    ],
+                  },
+                },
+                aggs: {
+                  latest: {
+                    top_hits: {
+                      size: 1,
+                      sort: [{ finished_at: { order: 'desc' } }, { run_id: { order: 'desc' } }],
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+      opts.requestTimeoutMs ? { requestTimeout: opts.requestTimeoutMs } : {},
+    );
+    interface Bucket {
+      key: string;
+      succeeded: { latest: { hits: { hits: { _source?: RunDocument }[] } } };
+    }
+    const providers = res.aggregations?.providers as { buckets: Bucket[] } | undefined;
+    return (providers?.buckets ?? []).map((b) => ({
+      provider: b.key,
+      latestSuccess: b.succeeded.latest.hits.hits[0]?._source ?? null,
+    }));
+  } catch (err) {
+    if (isIndexNotFound(err)) return [];
+    throw err;
+  }
 }
 
 /** One run by id, or null. */

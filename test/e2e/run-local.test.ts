@@ -82,6 +82,27 @@ describe('make run (scripts/run-local.sh)', () => {
       expect.arrayContaining(['Camela en concierto', 'Pantomima Full', 'Los Morancos']),
     );
 
+    // Two providers play: the XML feed ("primary") and the same events as NDJSON ("json"). The
+    // same base event and event ids give two events with distinct ids, both served, in order.
+    type Served = { id: string; title: string; start_date: string; start_time: string | null };
+    const both = await eventually(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${apiPort}/search`);
+        if (!res.ok) return undefined;
+        const events = ((await res.json()) as { data: { events: Served[] } }).data.events;
+        const camela = events.filter((e) => e.title === 'Camela en concierto');
+        return camela.length === 2 ? events : undefined;
+      },
+      60_000,
+      `both providers' events to be served\n${stack.output()}`,
+    );
+    const camela = both.filter((e) => e.title === 'Camela en concierto');
+    expect(new Set(camela.map((e) => e.id)).size).toBe(2);
+    expect(camela[0]).toMatchObject({ start_date: camela[1]?.start_date });
+    const order = both.map((e) => `${e.start_date}T${e.start_time ?? ''}|${e.id}`);
+    expect(order).toEqual([...order].sort());
+    expect(proc.output()).toMatch(/"provider":"json".*"msg":"events written to Elasticsearch"/);
+
     process.kill(-pgid, 'SIGINT');
     const exit = await stack.exited;
     expect(exit.code === 130 || exit.signal === 'SIGINT').toBe(true);

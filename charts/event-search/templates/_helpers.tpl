@@ -377,3 +377,53 @@ data: {}
   pathType: Exact
 {{- end }}
 {{- end }}
+
+{{/*
+The providers the ingester fetches, one CronJob each, as a JSON list: every entry of
+ingester.providers with the ingester's shared settings filled in (schedule, scheduleTimeZone,
+suspend, resources, env merged under the entry's own). When ingester.providers is empty, the
+single-provider form of earlier chart versions (ingester.provider: url, name) gives the one
+CronJob, under its old name (an upgrade keeps it). Each entry gets `cronJobName`.
+*/}}
+{{- define "event-search.providers" -}}
+{{- $ing := .Values.ingester }}
+{{- $full := include "event-search.fullname" . }}
+{{- $out := list }}
+{{- $seen := dict }}
+{{- if $ing.providers }}
+{{- range $p := $ing.providers }}
+{{- if hasKey $seen $p.name }}{{ fail (printf "ingester.providers: the name %q appears twice (it is part of every event id)" $p.name) }}{{ end }}
+{{- $_ := set $seen $p.name true }}
+{{- if and $p.url $p.urlSecret }}{{ fail (printf "ingester.providers[%s]: set url or urlSecret, not both" $p.name) }}{{ end }}
+{{- if not (or $p.url $p.urlSecret) }}{{ fail (printf "ingester.providers[%s]: url or urlSecret is required" $p.name) }}{{ end }}
+{{- $entry := dict
+  "name" $p.name
+  "url" ($p.url | default "")
+  "urlSecret" ($p.urlSecret | default dict)
+  "format" ($p.format | default "xml")
+  "timeZone" ($p.timeZone | default "UTC")
+  "schedule" ($p.schedule | default $ing.schedule)
+  "scheduleTimeZone" ((hasKey $p "scheduleTimeZone") | ternary $p.scheduleTimeZone $ing.timeZone)
+  "suspend" ((hasKey $p "suspend") | ternary $p.suspend $ing.suspend)
+  "resources" ($p.resources | default $ing.resources)
+  "env" (merge (deepCopy ($p.env | default dict)) ($ing.env | default dict))
+  "cronJobName" (printf "%s-ingest-%s" ($full | trunc 22 | trimSuffix "-") $p.name) }}
+{{- $out = append $out $entry }}
+{{- end }}
+{{- else }}
+{{- $p := $ing.provider }}
+{{- $out = append $out (dict
+  "name" ($p.name | default "primary")
+  "url" (required "ingester.provider.url (or ingester.providers) is required" $p.url)
+  "urlSecret" dict
+  "format" "xml"
+  "timeZone" (.Values.api.providerTimezone | default "UTC")
+  "schedule" $ing.schedule
+  "scheduleTimeZone" $ing.timeZone
+  "suspend" $ing.suspend
+  "resources" $ing.resources
+  "env" ($ing.env | default dict)
+  "cronJobName" (printf "%s-ingester" ($full | trunc 43 | trimSuffix "-"))) }}
+{{- end }}
+{{- toJson $out }}
+{{- end }}

@@ -32,22 +32,23 @@ plain copy docker-compose's Prometheus loads (observability/prometheus/alerts.ym
   rules:
     {{- with $a.dataStale }}{{ if .enabled }}
     - alert: EventSearchDataStale
-      # Every replica reads the same run records, so the freshest replica tells the truth; a
-      # replica that lags only because its own Elasticsearch poll fails has its own alert. A
-      # last-success time of 0 means no successful run is recorded at all.
+      # One alert per provider (docs/adr/0014-many-providers.md). Every replica reads the same run
+      # records, so the freshest replica tells the truth; a replica that lags only because its
+      # own Elasticsearch poll fails has its own alert. A last-success time of 0 means the provider
+      # has no successful run recorded (without a provider label: no run of any provider at all).
       expr: |
-        min by (namespace, job) (event_search_data_age_seconds{ {{- $sel }}}) > {{ .maxAgeSeconds }}
+        min by (namespace, job, provider) (event_search_data_age_seconds{ {{- $sel }}}) > {{ .maxAgeSeconds }}
         or
-        max by (namespace, job) (event_search_last_successful_ingest_timestamp_seconds{ {{- $sel }}}) == 0
+        max by (namespace, job, provider) (event_search_last_successful_ingest_timestamp_seconds{ {{- $sel }}}) == 0
       for: {{ .for }}
       labels:
         severity: {{ .severity }}
       annotations:
-        summary: Search serves data older than {{ div .maxAgeSeconds 60 }} minutes
+        summary: {{ printf "'Search serves data%s older than %d minutes'" "{{ with $labels.provider }} of provider {{ . }}{{ end }}" (div .maxAgeSeconds 60) }}
         description: >-
-          {{`{{ $labels.namespace }}/{{ $labels.job }}: the newest successful ingest run finished
-          {{ $value | humanizeDuration }} ago (0s: no successful run is recorded at all). Search
-          keeps answering, from stale data.`}}
+          {{`{{ $labels.namespace }}/{{ $labels.job }}: the newest successful ingest run{{ with
+          $labels.provider }} of provider {{ . }}{{ end }} finished {{ $value | humanizeDuration }}
+          ago (0s: none is recorded). Search keeps answering, from stale data.`}}
         runbook_url: {{ printf "%s#eventsearchdatastale" $runbook }}
     {{- end }}{{ end }}
     {{- with $a.highErrorRate }}{{ if .enabled }}

@@ -1,16 +1,17 @@
 /**
  * Polls the ingest run records every few seconds (never per request) and tells the search cache
- * when a newer successful run has completed. Also keeps the freshness metrics current.
+ * when a newer successful run of any provider has completed. Also keeps the freshness metrics
+ * current, one series per provider (`provider` label; docs/adr/0014-many-providers.md).
  */
 import { withoutTracing } from '../../observability/spans.js';
 import type { Logger } from '../../observability/logger.js';
 import type { ApiMetrics } from '../../observability/metrics.js';
-import type { SuccessfulRun } from './freshness.js';
+import type { Freshness, SuccessfulRun } from './freshness.js';
 
 export interface FreshnessPollerOptions {
-  /** Reads the newest successful run (null: never), e.g. `latestSuccessfulRun`. */
-  read: () => Promise<SuccessfulRun | null>;
-  /** Called with every successful read. */
+  /** Reads every provider's newest successful run, e.g. `readFreshness`. */
+  read: () => Promise<Freshness>;
+  /** Called with every successful read: the newest successful run of any provider (null: never). */
   onRun: (run: SuccessfulRun | null) => void;
   intervalMs: number;
   metrics?: Pick<ApiMetrics, 'esUp' | 'lastIngestSuccess' | 'dataAge'>;
@@ -25,6 +26,8 @@ export class FreshnessPoller {
   private failing = false;
   /** The newest successful run seen; undefined before the first successful poll. */
   latest: SuccessfulRun | null | undefined;
+  /** Each provider's newest successful run, as last read. */
+  private providers: Freshness['providers'] = [];
 
   constructor(private readonly options: FreshnessPollerOptions) {}
 
@@ -52,10 +55,12 @@ export class FreshnessPoller {
     const { metrics, logger } = this.options;
     try {
       // Housekeeping, every few seconds on every replica: no trace of its own.
-      const run = await withoutTracing(() => this.options.read());
+      const freshness = await withoutTracing(() => this.options.read());
+      const run = freshness.newest;
       this.latest = run;
+      this.providers = freshness.providers;
       metrics?.esUp.set(1);
-      if (run) metrics?.lastIngestSuccess.set(Date.parse(run.finishedAt) / 1000);
+      this.reportLastSuccess();
       this.updateAge();
       if (this.failing) logger?.info('freshness poll: Elasticsearch answers again');
       this.failing = false;
@@ -67,13 +72,30 @@ export class FreshnessPoller {
     }
   }
 
-  /** Sets the data-age gauge from the newest run seen (called before each scrape too). */
+  /**
+   * The last success of each provider with a run record (0: none succeeded yet); with no run
+   * recorded at all, one series without a provider, 0 (what EventSearchDataStale fires on).
+   */
+  private reportLastSuccess(): void {
+    const gauge = this.options.metrics?.lastIngestSuccess;
+    if (!gauge) return;
+    gauge.reset();
+    if (this.providers.length === 0) gauge.set(0);
+    for (const { provider, lastSuccess } of this.providers) {
+      gauge.set({ provider }, lastSuccess ? Date.parse(lastSuccess.finishedAt) / 1000 : 0);
+    }
+  }
+
+  /** Sets each provider's data age from its newest success (called before each scrape too). */
   updateAge(): void {
-    if (!this.latest) return;
+    const gauge = this.options.metrics?.dataAge;
+    if (!gauge || this.latest === undefined) return;
     const now = this.options.now?.() ?? Date.now();
-    this.options.metrics?.dataAge.set(
-      Math.max(0, (now - Date.parse(this.latest.finishedAt)) / 1000),
-    );
+    gauge.reset();
+    for (const { provider, lastSuccess } of this.providers) {
+      if (!lastSuccess) continue;
+      gauge.set({ provider }, Math.max(0, (now - Date.parse(lastSuccess.finishedAt)) / 1000));
+    }
   }
 
   private async tick(): Promise<void> {

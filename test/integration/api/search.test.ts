@@ -324,7 +324,7 @@ describe('the rest of the API', () => {
     expect(text).toMatch(/event_search_search_cache_lookups_total\{result="hit"\} 1/);
     expect(text).toMatch(/event_search_search_cache_lookups_total\{result="miss"\} 1/);
     expect(text).toMatch(/event_search_es_request_duration_seconds_count\{operation="search"\} 1/);
-    expect(text).toMatch(/event_search_data_age_seconds \d/);
+    expect(text).toMatch(/event_search_data_age_seconds\{provider="primary"\} \d/);
     expect(text).toMatch(/event_search_es_up 1/);
   });
 

@@ -13,6 +13,7 @@ import { createIngestJob } from '../../../src/ingest/job.js';
 import {
   acquireLease,
   EXIT_LEASE_HELD,
+  leaseIdOf,
   LeaseHeldError,
   type LeaseDocument,
 } from '../../../src/ingest/lease.js';
@@ -71,7 +72,7 @@ function job(logger = memoryLogger().logger, signal?: AbortSignal) {
 
 async function leaseDocument(): Promise<LeaseDocument | null> {
   const res = await client.get<LeaseDocument>(
-    { index: names.leaseIndex, id: 'ingest' },
+    { index: names.leaseIndex, id: leaseIdOf('primary') },
     { ignore: [404] },
   );
   return res.found ? (res._source ?? null) : null;
@@ -150,6 +151,19 @@ describe('one writer at a time', () => {
       expired_holder: 'crashed-again',
       msg: expect.stringContaining('took over the ingest lease of run crashed-again'),
     });
+    expect(await leaseDocument()).toBeNull();
+  }, 60_000);
+
+  it('runs of two providers hold their own leases at once (their events are disjoint)', async () => {
+    const base = { client, index: names.leaseIndex, ttlMs: 60_000 };
+    const primary = await acquireLease({ ...base, provider: 'primary', runId: 'primary-run' });
+    const other = await acquireLease({ ...base, provider: 'other', runId: 'other-run' });
+    // A second run of either provider still meets its provider's lease.
+    await expect(
+      acquireLease({ ...base, provider: 'other', runId: 'other-again' }),
+    ).rejects.toBeInstanceOf(LeaseHeldError);
+    await primary.release();
+    await other.release();
     expect(await leaseDocument()).toBeNull();
   }, 60_000);
 });

@@ -55,6 +55,8 @@ export function failingSource(error: Error): FeedSource {
 
 export interface IngestOptions {
   provider?: string;
+  /** PROVIDER_FORMAT (default xml). */
+  format?: string;
   logger?: Logger;
   flushBytes?: number;
   concurrency?: number;
@@ -76,6 +78,7 @@ export async function ingest(
   const env = parseEnv(ingestEnv, {
     PROVIDER_URL: 'http://provider.test/feed',
     PROVIDER_NAME: options.provider ?? 'primary',
+    PROVIDER_FORMAT: options.format ?? 'xml',
     ES_INDEX_PREFIX: prefix,
     INGEST_BULK_FLUSH_BYTES: String(options.flushBytes ?? 1_000),
     INGEST_BULK_CONCURRENCY: String(options.concurrency ?? 2),

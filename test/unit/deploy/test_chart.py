@@ -234,6 +234,62 @@ def test_cronjob_schedule_and_limits_come_from_values():
     assert job["template"]["spec"]["restartPolicy"] == "Never"
 
 
+TWO_PROVIDERS = [
+    "ingester.providers[0].name=madrid", "ingester.providers[0].url=https://madrid.example/feed",
+    "ingester.providers[0].timeZone=Europe/Madrid", "ingester.providers[0].schedule=*/5 * * * *",
+    "ingester.providers[0].scheduleTimeZone=Europe/Madrid",
+    "ingester.providers[1].name=newyork", "ingester.providers[1].urlSecret.name=ny-feed",
+    "ingester.providers[1].format=ndjson", "ingester.providers[1].timeZone=America/New_York",
+    "ingester.providers[1].schedule=0 * * * *", "ingester.providers[1].scheduleTimeZone=America/New_York",
+    "ingester.providers[1].suspend=true", "ingester.providers[1].resources.requests.cpu=100m",
+    "ingester.providers[1].env.PROVIDER_RETRIES=5",
+]
+
+
+def test_two_providers_render_two_cronjobs_with_their_own_schedule_zone_and_feed():
+    objects = render(set_values=TWO_PROVIDERS)
+    crons = {o["metadata"]["labels"]["event-search/provider"]: o for o in objects if o["kind"] == "CronJob"}
+    assert set(crons) == {"madrid", "newyork"}
+    for name, cron in crons.items():
+        assert cron["metadata"]["name"].endswith(f"-ingest-{name}") and len(cron["metadata"]["name"]) <= 52
+    madrid, newyork = crons["madrid"], crons["newyork"]
+    assert (madrid["spec"]["schedule"], madrid["spec"]["timeZone"], madrid["spec"]["suspend"]) == (
+        "*/5 * * * *", "Europe/Madrid", False)
+    assert (newyork["spec"]["schedule"], newyork["spec"]["timeZone"], newyork["spec"]["suspend"]) == (
+        "0 * * * *", "America/New_York", True)
+    env = {name: container_env(cron) for name, cron in crons.items()}
+    assert env["madrid"]["PROVIDER_URL"] == {"name": "PROVIDER_URL", "value": "https://madrid.example/feed"}
+    assert env["newyork"]["PROVIDER_URL"]["valueFrom"] == {"secretKeyRef": {"name": "ny-feed", "key": "url"}}
+    assert {n: (e["PROVIDER_NAME"]["value"], e["PROVIDER_FORMAT"]["value"], e["PROVIDER_TIMEZONE"]["value"])
+            for n, e in env.items()} == {"madrid": ("madrid", "xml", "Europe/Madrid"),
+                                         "newyork": ("newyork", "ndjson", "America/New_York")}
+    assert env["newyork"]["PROVIDER_RETRIES"]["value"] == "5" and "PROVIDER_RETRIES" not in env["madrid"]
+    resources = {n: pod_template(c)["spec"]["containers"][0]["resources"] for n, c in crons.items()}
+    assert resources["newyork"] == {"requests": {"cpu": "100m"}}
+    assert resources["madrid"]["requests"]["cpu"] == "250m"  # the ingester's shared default
+
+
+def test_without_a_providers_list_the_single_provider_values_keep_their_cronjob():
+    """Migration: the values of earlier versions (ingester.provider) render the one CronJob, under
+    its old name, with the API's time zone for the provider."""
+    cron = only(render(set_values=["ingester.provider.name=legacy", "api.providerTimezone=Europe/Madrid"]),
+                "CronJob", "ingester")
+    assert cron["metadata"]["name"] == "event-search-ingester"  # the name of earlier versions
+    env = container_env(cron)
+    assert (env["PROVIDER_NAME"]["value"], env["PROVIDER_TIMEZONE"]["value"]) == ("legacy", "Europe/Madrid")
+
+
+@pytest.mark.parametrize("settings, message", [
+    (["ingester.providers[0].name=a", "ingester.providers[0].url=https://a/feed",
+      "ingester.providers[1].name=a", "ingester.providers[1].url=https://b/feed"], 'the name "a" appears twice'),
+    (["ingester.providers[0].name=Bad_Name", "ingester.providers[0].url=https://a/feed"], "/ingester/providers/0/name"),
+    (["ingester.providers[0].name=a"], "/ingester/providers/0"),
+])
+def test_bad_provider_lists_are_refused(settings, message):
+    result = helm_template_text(set_values=settings, check=False)
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+
+
 def test_hpa_bounds_and_metrics_come_from_values():
     hpa = only(render(set_values=[
         "api.autoscaling.minReplicas=7", "api.autoscaling.maxReplicas=13",
@@ -561,8 +617,10 @@ def test_dashboard_configmap_holds_the_chart_dashboard_with_runbook_links():
 DASHBOARD_SCOPES = {
     # API series: the release (namespace, job) and the pod.
     "event_search_": ('namespace=~"$namespace"', 'job=~"$job"', 'pod=~"$pod"'),
-    # The ingester's Pushgateway series: their job names the release.
-    "event_search_ingest_": ('job=~"$ingest_job"',),
+    # Freshness, one series per provider (docs/adr/0014-many-providers.md).
+    "event_search_data_age_": ('namespace=~"$namespace"', 'job=~"$job"', 'pod=~"$pod"', 'provider=~"$provider"'),
+    # The ingester's Pushgateway series: their job names the release, their group the provider.
+    "event_search_ingest_": ('job=~"$ingest_job"', 'provider=~"$provider"'),
     "kube_horizontalpodautoscaler_": ('namespace=~"$namespace"', 'horizontalpodautoscaler=~"$job"'),
     "kube_pod_": ('namespace=~"$namespace"', 'pod=~"$pod"'),
     "container_": ('namespace=~"$namespace"', 'pod=~"$pod"'),
@@ -585,7 +643,7 @@ def dashboard_selectors(dashboard: dict):
 def test_every_dashboard_query_carries_the_scoping_selectors():
     dashboard = json.loads(CHART_DASHBOARD.read_text())
     variables = {v["name"] for v in dashboard["templating"]["list"]}
-    assert {"namespace", "job", "pod", "ingest_job", "cronjob"} <= variables
+    assert {"namespace", "job", "pod", "ingest_job", "provider", "cronjob"} <= variables
     found = list(dashboard_selectors(dashboard))
     assert len(found) > 45
     missing = []
