@@ -11,8 +11,7 @@
 import type { estypes } from '@elastic/elasticsearch';
 import type { Client } from './client.js';
 import { isResourceAlreadyExists } from './errors.js';
-import type { EventSummary, SellMode } from '../domain/event.js';
-import type { RejectionReason } from '../domain/event.js';
+import type { EventIdentity, EventSummary, RejectionReason } from '../domain/event.js';
 
 /**
  * Bump when the events mapping changes incompatibly; bootstrap then creates the new index.
@@ -43,15 +42,11 @@ export function indexNames(prefix: string): IndexNames {
   };
 }
 
-/** A stored event (the `_source` of `<prefix>-events`). */
-export interface EventDocument {
-  id: string;
-  provider: string;
-  base_event_id: string;
-  event_id: string;
-  title: string | null;
-  /** Sell mode in the latest feed that carried the event. */
-  sell_mode: SellMode | null;
+/**
+ * A stored event (the `_source` of `<prefix>-events`): its identity (whose `sell_mode` is the one
+ * of the latest feed that carried the event) and what the feeds said of it.
+ */
+export interface EventDocument extends EventIdentity {
   /** Set true the first time the event is seen online; never cleared (docs/adr/0002-*.md). */
   ever_online: boolean;
   organizer_company_id?: string | null;
