@@ -4,8 +4,9 @@
  * from the API's configuration; `parts` are the collaborators (the search cache, the reader...)
  * the service builds, or a test scripts.
  *
- * The order of the layers, outermost first: connection draining, request id, access log, metrics,
- * security headers, the error envelope, the URL length bound, rate limiting, then the routes (with
+ * The order of the layers, outermost first: the server span of a sampled request, the request layer
+ * (request id, connection draining, security headers, the URL length bound, the error envelope,
+ * and the metrics and access log when the response closes), rate limiting, then the routes (with
  * load shedding inside /search).
  */
 import { METHODS } from 'node:http';
@@ -16,14 +17,7 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import { createApiMetrics, type ApiMetrics } from '../observability/metrics.js';
 import { docsRoutes, readOpenApiYaml } from './docs-page.js';
 import { shedWhenOverloaded, type LoadShedder } from './http/load-shedding.js';
-import {
-  errorEnvelope,
-  httpMetrics,
-  requestId,
-  requestLogger,
-  urlLengthLimit,
-  type ApiState,
-} from './http/middleware.js';
+import { requestLayer, type ApiState } from './http/middleware.js';
 import { serverSpans } from './http/server-span.js';
 import { rateLimit } from './http/rate-limit.js';
 import { securityHeaders } from './http/security-headers.js';
@@ -124,24 +118,18 @@ export function createApp(settings: AppSettings, parts: AppParts): Koa<ApiState>
 
   // First: the server span of a sampled request covers the whole chain.
   app.use(serverSpans());
-  app.use(async (ctx, next) => {
-    // While draining, ask every client to close its connection after this response.
-    if (lifecycle.shuttingDown) ctx.set('Connection', 'close');
-    await next();
-  });
-  app.use(requestId());
   app.use(
-    requestLogger(logger, { mode: settings.ACCESS_LOG, slowMs: settings.ACCESS_LOG_SLOW_MS }),
-  );
-  app.use(httpMetrics(metrics));
-  app.use(securityHeaders({ docsPath: /^\/docs\/?$/i, docsHtml }));
-  app.use(
-    errorEnvelope({
+    requestLayer({
+      logger,
+      metrics,
+      lifecycle,
+      accessLog: { mode: settings.ACCESS_LOG, slowMs: settings.ACCESS_LOG_SLOW_MS },
+      securityHeaders: securityHeaders({ docsPath: /^\/docs\/?$/i, docsHtml }),
+      maxUrlLength: settings.HTTP_MAX_URL_LENGTH,
       retryAfterSeconds: settings.RETRY_AFTER_SECONDS,
       overloadRetryAfterSeconds: settings.SHED_RETRY_AFTER_SECONDS,
     }),
   );
-  app.use(urlLengthLimit(settings.HTTP_MAX_URL_LENGTH));
   if (settings.RATE_LIMIT_ENABLED) app.use(clientRateLimit(settings, router));
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -15,6 +15,15 @@ export interface Lifecycle {
   shuttingDown: boolean;
 }
 
+/** The media type of search answers. */
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** Whether the request carries a validator (`If-None-Match`, `If-Modified-Since`). */
+function isConditional(ctx: Koa.Context): boolean {
+  const headers = ctx.req.headers;
+  return headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined;
+}
+
 /** Distinct query strings whose parsed window is kept (see `windowOf`). */
 const WINDOW_MEMO_ENTRIES = 10_000;
 
@@ -44,14 +53,16 @@ export function searchRoute(router: Router<ApiState>, opts: SearchRouteOptions):
     return window;
   };
 
+  const cacheControl = `public, max-age=${maxAge}`;
   const search = async (ctx: Koa.ParameterizedContext<ApiState>) => {
     const window = windowOf(ctx);
     const answer = await opts.cache.answer(window);
     ctx.state.cache = answer.source;
     ctx.set('X-Cache', answer.source);
-    ctx.set('Cache-Control', `public, max-age=${maxAge}`);
+    ctx.set('Cache-Control', cacheControl);
     ctx.status = 200;
-    ctx.type = 'application/json';
+    // The full media type at once: `ctx.type` would look it up for every answer.
+    ctx.set('Content-Type', JSON_TYPE);
     if (answer.kind === 'stream') {
       // HEAD never reads the body: release the query at once.
       if (ctx.method === 'HEAD') answer.stream.destroy();
@@ -65,8 +76,9 @@ export function searchRoute(router: Router<ApiState>, opts: SearchRouteOptions):
       }
       return;
     }
-    ctx.etag = answer.etag;
-    if (ctx.fresh) {
+    ctx.set('ETag', answer.etag);
+    // Koa's freshness check copies every response header: ask it only for a conditional request.
+    if (isConditional(ctx) && ctx.fresh) {
       ctx.status = 304;
       return;
     }

@@ -108,9 +108,15 @@ export class HeadSampling implements IdGenerator {
     return this.random.generateSpanId();
   }
 
+  /** The headers the global propagator reads, once one is registered (the SDK does at start). */
+  private fields: string[] = [];
+
   /** True when the request is to be traced; called synchronously just before its span starts. */
   sampled(headers: IncomingHttpHeaders): boolean {
-    const parentContext = propagation.extract(ROOT_CONTEXT, headers);
+    if (this.fields.length === 0) this.fields = propagation.fields().map((f) => f.toLowerCase());
+    // Most requests carry no trace header at all: nothing to extract then.
+    const carried = this.fields.some((field) => headers[field] !== undefined);
+    const parentContext = carried ? propagation.extract(ROOT_CONTEXT, headers) : ROOT_CONTEXT;
     const parent = trace.getSpanContext(parentContext);
     const root = parent === undefined || !trace.isSpanContextValid(parent);
     const traceId = root ? this.random.generateTraceId() : parent.traceId;

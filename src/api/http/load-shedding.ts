@@ -123,11 +123,8 @@ export function shedWhenOverloaded(
   shedder: Pick<LoadShedder, 'overloaded' | 'lagMs'>,
   opts: ShedOptions,
 ): Middleware {
-  return async (ctx: Context, next: Next) => {
-    if (!shedder.overloaded) {
-      await next();
-      return;
-    }
+  return (ctx: Context, next: Next) => {
+    if (!shedder.overloaded) return next();
     opts.onShed?.(ctx);
     refuse(ctx, {
       status: 503,

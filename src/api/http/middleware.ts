@@ -1,5 +1,9 @@
 /**
- * Cross-cutting Koa middleware: request ids, request logs, metrics and the error envelope.
+ * The layer every request goes through (docs/adr/0017-search-hot-and-cold-paths.md): request id,
+ * draining, security headers, the URL length bound and the error envelope on the way in; request
+ * metrics and the access log when the response closes. One Koa layer and one `close` listener
+ * rather than six layers and two listeners: on a cached answer, the chain itself (a promise, a
+ * bound `next` and a closure per layer) was a large part of the work.
  */
 import { randomUUID } from 'node:crypto';
 import type { Context, Middleware, Next } from 'koa';
@@ -9,11 +13,13 @@ import type { ApiMetrics } from '../../observability/metrics.js';
 import { isUnavailable } from '../../store/errors.js';
 import { BulkheadFullError } from '../search/bulkhead.js';
 import { envelope, refuse } from './responses.js';
+import { applyHeaders, type HeaderSet } from './security-headers.js';
 
 /** What every handler finds in `ctx.state`. */
 export interface ApiState {
-  requestId: string;
-  log: Logger;
+  readonly requestId: string;
+  /** The request's logger (a child carrying `req_id`). */
+  readonly log: Logger;
   /** How the search cache answered (hit, miss, coalesced, stale), for the request log. */
   cache?: string;
 }
@@ -27,20 +33,38 @@ export function routeOf(ctx: Context): string {
 
 const INCOMING_ID = /^[A-Za-z0-9._:/+=-]{1,128}$/;
 
-/** Takes `X-Request-Id` from the caller when it is sane, else mints one; echoes it back. */
-export function requestId(): Middleware {
-  return async (ctx: Context, next: Next) => {
-    const incoming = ctx.get('X-Request-Id');
-    const id = INCOMING_ID.test(incoming) ? incoming : randomUUID();
-    (ctx.state as ApiState).requestId = id;
-    ctx.set('X-Request-Id', id);
-    await next();
+/**
+ * Mints request ids: UUID-shaped, a random prefix drawn once per process and a counter, so they
+ * are unique across replicas without drawing random bytes per request.
+ */
+export function requestIds(): () => string {
+  const prefix = randomUUID().slice(0, 24);
+  let next = 0;
+  return () => {
+    const id = prefix + next.toString(16).padStart(12, '0');
+    next = next + 1 === 2 ** 48 ? 0 : next + 1;
+    return id;
   };
+}
+
+/** A request's state; its child logger is made only when something logs (most requests never do). */
+class RequestState implements ApiState {
+  cache?: string;
+  #log: Logger | undefined;
+
+  constructor(
+    private readonly logger: Logger,
+    readonly requestId: string,
+  ) {}
+
+  get log(): Logger {
+    this.#log ??= this.logger.child({ req_id: this.requestId });
+    return this.#log;
+  }
 }
 
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
-/** A child logger per request, and one line per finished request. */
 /**
  * Which requests get an access-log line at `info`: `all`, or only `errors` (status >= 400, aborted
  * responses and requests slower than `slowMs`; the others are logged at `debug`). At thousands of
@@ -52,54 +76,88 @@ export interface AccessLogPolicy {
   slowMs: number;
 }
 
-export function requestLogger(
-  logger: Logger,
-  policy: AccessLogPolicy = { mode: 'all', slowMs: 250 },
+export interface RequestLayerOptions extends ErrorMiddlewareOptions {
+  logger: Logger;
+  metrics: Pick<ApiMetrics, 'httpRequests' | 'httpDuration' | 'httpInFlight'>;
+  /** While `shuttingDown`, every answer asks its client to close the connection. */
+  lifecycle: { readonly shuttingDown: boolean };
+  accessLog: AccessLogPolicy;
+  /** The security headers of a path (see security-headers.ts). */
+  securityHeaders: (path: string) => HeaderSet;
+  /** A longer request URL (path and query) gets 414 `uri_too_long`, before anything parses it. */
+  maxUrlLength: number;
   /** Monotonic nanoseconds (tests pass a clock they move). */
-  clock: () => bigint = () => process.hrtime.bigint(),
-): Middleware {
-  return async (ctx: Context, next: Next) => {
-    const state = ctx.state as ApiState;
-    state.log = logger.child({ req_id: state.requestId });
-    const started = clock();
-    ctx.res.once('close', () => {
-      const route = routeOf(ctx);
-      const durationMs = Number(clock() - started) / 1e6;
-      const aborted = !ctx.res.writableFinished;
-      const notable =
-        policy.mode === 'all' || ctx.status >= 400 || aborted || durationMs >= policy.slowMs;
-      const level = notable && !QUIET_ROUTES.has(route) ? 'info' : 'debug';
-      if (!state.log.isLevelEnabled(level)) return;
-      state.log[level](
-        {
-          method: ctx.method,
-          url: ctx.originalUrl,
-          route,
-          status: ctx.status,
-          duration_ms: durationMs,
-          cache: state.cache,
-          aborted,
-        },
-        'request',
-      );
-    });
-    await next();
-  };
+  clock?: () => bigint;
 }
 
-/** Request count, duration and in-flight gauge, labelled by route template. */
-export function httpMetrics(metrics: ApiMetrics): Middleware {
+/**
+ * In order: takes `X-Request-Id` from the caller when it is sane, else mints one, and echoes it;
+ * asks the client to close the connection while draining; puts the security headers; refuses a
+ * URL longer than `maxUrlLength` (414; node itself refuses a request line plus headers above its
+ * maxHeaderSize with 431, see server.ts); runs the rest inside the error envelope
+ * (`answerError`). When the response is really over (streamed bodies included): the request
+ * count, duration and in-flight gauge, labelled by route template, and the access-log line.
+ */
+export function requestLayer(opts: RequestLayerOptions): Middleware {
+  const clock = opts.clock ?? (() => process.hrtime.bigint());
+  const mintId = requestIds();
+  const { logger, metrics, accessLog } = opts;
+
+  function closed(ctx: Context, state: ApiState, started: bigint): void {
+    const route = routeOf(ctx);
+    const status = ctx.status;
+    const seconds = Number(clock() - started) / 1e9;
+    const labels = { method: ctx.method, route, status: String(status) };
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, seconds);
+    metrics.httpInFlight.dec();
+
+    const aborted = !ctx.res.writableFinished;
+    const notable =
+      accessLog.mode === 'all' || status >= 400 || aborted || seconds * 1000 >= accessLog.slowMs;
+    const level = notable && !QUIET_ROUTES.has(route) ? 'info' : 'debug';
+    if (!logger.isLevelEnabled(level)) return;
+    state.log[level](
+      {
+        method: ctx.method,
+        url: ctx.originalUrl,
+        route,
+        status,
+        duration_ms: seconds * 1000,
+        cache: state.cache,
+        aborted,
+      },
+      'request',
+    );
+  }
+
   return async (ctx: Context, next: Next) => {
+    const started = clock();
+    const incoming = ctx.req.headers['x-request-id'];
+    const id = typeof incoming === 'string' && INCOMING_ID.test(incoming) ? incoming : mintId();
+    const state = new RequestState(logger, id);
+    ctx.state = state;
     metrics.httpInFlight.inc();
-    const started = process.hrtime.bigint();
-    // Recorded when the response is really over, so streamed bodies count their whole duration.
-    ctx.res.once('close', () => {
-      const labels = { method: ctx.method, route: routeOf(ctx), status: String(ctx.status) };
-      metrics.httpRequests.inc(labels);
-      metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
-      metrics.httpInFlight.dec();
-    });
-    await next();
+    ctx.res.once('close', () => closed(ctx, state, started));
+
+    const res = ctx.res;
+    res.setHeader('X-Request-Id', id);
+    if (opts.lifecycle.shuttingDown) res.setHeader('Connection', 'close');
+    applyHeaders(res, opts.securityHeaders(ctx.path));
+    try {
+      if (ctx.originalUrl.length > opts.maxUrlLength) {
+        refuse(ctx, {
+          status: 414,
+          code: 'uri_too_long',
+          message: `The request URL is ${ctx.originalUrl.length} characters long; at most ${opts.maxUrlLength} are accepted`,
+        });
+        return;
+      }
+      await next();
+      answerUnrouted(ctx);
+    } catch (err) {
+      answerError(ctx, err, opts);
+    }
   };
 }
 
@@ -109,88 +167,62 @@ export interface ErrorMiddlewareOptions {
   overloadRetryAfterSeconds?: number;
 }
 
-/**
- * Maps every failure to the envelope: 400 for a bad query (with its code), 404/405 for unknown
- * routes and methods, 503 + Retry-After when Elasticsearch is unavailable or the bulkhead is full
- * (`overloaded`), 500 for the rest. Stack
- * traces go to the log, never to the client.
- */
-export function errorEnvelope(opts: ErrorMiddlewareOptions): Middleware {
-  return async (ctx: Context, next: Next) => {
-    try {
-      await next();
-      if (ctx.body == null && ctx.status === 404) {
-        ctx.status = 404;
-        ctx.body = envelope('not_found', `No route for ${ctx.method} ${ctx.path}`);
-      } else if (ctx.body == null && ctx.status === 405) {
-        ctx.body = envelope(
-          'method_not_allowed',
-          `${ctx.method} is not allowed on ${ctx.path}; allowed: ${ctx.response.get('Allow')}`,
-        );
-        ctx.status = 405;
-      }
-    } catch (err) {
-      const log = (ctx.state as ApiState).log;
-      // Headers set on the way (ETag, Cache-Control...) belonged to the answer that failed.
-      for (const name of ['ETag', 'Cache-Control', 'X-Cache', 'Last-Modified']) ctx.remove(name);
-      if (err instanceof SearchWindowError) {
-        refuse(ctx, { status: 400, code: err.code, message: err.message, noStore: false });
-        return;
-      }
-      if (err instanceof BulkheadFullError) {
-        // The request line (503) and the rejection counter say it: no line of its own.
-        refuse(ctx, {
-          status: 503,
-          code: 'overloaded',
-          message: err.message,
-          retryAfterSeconds: opts.overloadRetryAfterSeconds ?? opts.retryAfterSeconds,
-        });
-        return;
-      }
-      if (isUnavailable(err)) {
-        log.warn({ err }, 'Elasticsearch unavailable');
-        refuse(ctx, {
-          status: 503,
-          code: 'service_unavailable',
-          message:
-            'The event store is temporarily unavailable; retry after the delay in Retry-After',
-          retryAfterSeconds: opts.retryAfterSeconds,
-        });
-        return;
-      }
-      const status = (err as { status?: unknown }).status;
-      const expose = (err as { expose?: unknown }).expose === true;
-      if (typeof status === 'number' && status >= 400 && status < 500 && expose) {
-        // Errors Koa or the router raise themselves (e.g. a malformed request).
-        ctx.status = status;
-        ctx.body = envelope(
-          status === 400 ? 'bad_request' : `http_${status}`,
-          (err as Error).message,
-        );
-        return;
-      }
-      log.error({ err }, 'unexpected error');
-      ctx.status = 500;
-      ctx.body = envelope('internal_error', 'Internal server error');
-    }
-  };
+/** 404 and 405 in the envelope, for what no route answered. */
+function answerUnrouted(ctx: Context): void {
+  if (ctx.body == null && ctx.status === 404) {
+    ctx.status = 404;
+    ctx.body = envelope('not_found', `No route for ${ctx.method} ${ctx.path}`);
+  } else if (ctx.body == null && ctx.status === 405) {
+    ctx.body = envelope(
+      'method_not_allowed',
+      `${ctx.method} is not allowed on ${ctx.path}; allowed: ${ctx.response.get('Allow')}`,
+    );
+    ctx.status = 405;
+  }
 }
 
 /**
- * Refuses a request whose URL (path and query string) is longer than `maxLength` characters with
- * 414 `uri_too_long`, before anything parses it. (Node itself refuses a request line plus headers
- * above its maxHeaderSize with 431; see src/api/server.ts.)
+ * Maps every failure to the envelope: 400 for a bad query (with its code), 503 + Retry-After when
+ * Elasticsearch is unavailable or the bulkhead is full (`overloaded`), 500 for the rest. Stack
+ * traces go to the log, never to the client.
  */
-export function urlLengthLimit(maxLength: number): Middleware {
-  return async (ctx: Context, next: Next) => {
-    if (ctx.originalUrl.length > maxLength) {
-      refuse(ctx, {
-        status: 414,
-        code: 'uri_too_long',
-        message: `The request URL is ${ctx.originalUrl.length} characters long; at most ${maxLength} are accepted`,
-      });
-      return;
-    }
-    await next();
-  };
+function answerError(ctx: Context, err: unknown, opts: ErrorMiddlewareOptions): void {
+  const log = (ctx.state as ApiState).log;
+  // Headers set on the way (ETag, Cache-Control...) belonged to the answer that failed.
+  for (const name of ['ETag', 'Cache-Control', 'X-Cache', 'Last-Modified']) ctx.remove(name);
+  if (err instanceof SearchWindowError) {
+    refuse(ctx, { status: 400, code: err.code, message: err.message, noStore: false });
+    return;
+  }
+  if (err instanceof BulkheadFullError) {
+    // The request line (503) and the rejection counter say it: no line of its own.
+    refuse(ctx, {
+      status: 503,
+      code: 'overloaded',
+      message: err.message,
+      retryAfterSeconds: opts.overloadRetryAfterSeconds ?? opts.retryAfterSeconds,
+    });
+    return;
+  }
+  if (isUnavailable(err)) {
+    log.warn({ err }, 'Elasticsearch unavailable');
+    refuse(ctx, {
+      status: 503,
+      code: 'service_unavailable',
+      message: 'The event store is temporarily unavailable; retry after the delay in Retry-After',
+      retryAfterSeconds: opts.retryAfterSeconds,
+    });
+    return;
+  }
+  const status = (err as { status?: unknown }).status;
+  const expose = (err as { expose?: unknown }).expose === true;
+  if (typeof status === 'number' && status >= 400 && status < 500 && expose) {
+    // Errors Koa or the router raise themselves (e.g. a malformed request).
+    ctx.status = status;
+    ctx.body = envelope(status === 400 ? 'bad_request' : `http_${status}`, (err as Error).message);
+    return;
+  }
+  log.error({ err }, 'unexpected error');
+  ctx.status = 500;
+  ctx.body = envelope('internal_error', 'Internal server error');
 }

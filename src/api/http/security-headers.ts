@@ -1,5 +1,5 @@
 /**
- * Security headers (koa-helmet over helmet): on every response, helmet's defaults (nosniff,
+ * Security headers (helmet): on every response, helmet's defaults (nosniff,
  * Referrer-Policy, HSTS, COOP/CORP, frame denial...) plus a Content-Security-Policy:
  *
  * - the API's answers (JSON, YAML, metrics) get the strictest one, `default-src 'none'`: nothing
@@ -13,10 +13,15 @@
  *
  * `upgrade-insecure-requests` is left out: TLS ends at the ingress, and the same pages are served
  * over plain HTTP locally.
+ *
+ * Every one of these headers is the same on every response of its kind, so helmet runs once per
+ * kind, when the app is built, against a recorder: each response then gets the recorded set
+ * (`applyHeaders`), without helmet's chain of a dozen callbacks per request
+ * (docs/adr/0017-search-hot-and-cold-paths.md).
  */
 import { createHash } from 'node:crypto';
-import helmet from 'koa-helmet';
-import type { Context, Middleware, Next } from 'koa';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import helmet, { type HelmetOptions } from 'helmet';
 
 /** CSP hash sources (`'sha256-...'`) of the inline `<script>` elements of an HTML page. */
 export function inlineScriptHashes(html: string): string[] {
@@ -35,6 +40,45 @@ const common = {
   referrerPolicy: { policy: 'no-referrer' as const },
 };
 
+/** Headers to set on a response, and headers to take off it. */
+export interface HeaderSet {
+  readonly set: readonly (readonly [string, string])[];
+  readonly remove: readonly string[];
+}
+
+/**
+ * What helmet does to a response with `options`, recorded once. Throws if helmet does not finish
+ * synchronously or fails (it would then depend on the request, and could not be recorded).
+ */
+export function helmetHeaders(options: HelmetOptions): HeaderSet {
+  const set = new Map<string, string>();
+  const remove: string[] = [];
+  const recorder = {
+    setHeader(name: string, value: string | number | readonly string[]) {
+      set.set(name, String(value));
+      return recorder;
+    },
+    removeHeader(name: string) {
+      set.delete(name);
+      remove.push(name);
+    },
+  };
+  let finished = false;
+  helmet(options)({} as IncomingMessage, recorder as unknown as ServerResponse, (err?: unknown) => {
+    if (err) throw err instanceof Error ? err : new Error(String(err));
+    finished = true;
+  });
+  if (!finished)
+    throw new Error('helmet did not finish synchronously: its headers cannot be precomputed');
+  return { set: [...set], remove };
+}
+
+/** Puts a recorded header set on a response. */
+export function applyHeaders(res: ServerResponse, headers: HeaderSet): void {
+  for (const name of headers.remove) res.removeHeader(name);
+  for (const [name, value] of headers.set) res.setHeader(name, value);
+}
+
 export interface SecurityHeadersOptions {
   /** The path(s) of the Swagger UI page (as the router matches it: any case, optional slash). */
   docsPath: RegExp;
@@ -42,8 +86,9 @@ export interface SecurityHeadersOptions {
   docsHtml: string;
 }
 
-export function securityHeaders(opts: SecurityHeadersOptions): Middleware {
-  const api = helmet({
+/** The header set of a request's path: the docs page's, or the strict one of every other answer. */
+export function securityHeaders(opts: SecurityHeadersOptions): (path: string) => HeaderSet {
+  const api = helmetHeaders({
     ...common,
     contentSecurityPolicy: {
       useDefaults: false,
@@ -55,7 +100,7 @@ export function securityHeaders(opts: SecurityHeadersOptions): Middleware {
       },
     },
   });
-  const docs = helmet({
+  const docs = helmetHeaders({
     ...common,
     contentSecurityPolicy: {
       useDefaults: false,
@@ -74,5 +119,5 @@ export function securityHeaders(opts: SecurityHeadersOptions): Middleware {
       },
     },
   });
-  return (ctx: Context, next: Next) => (opts.docsPath.test(ctx.path) ? docs : api)(ctx, next);
+  return (path) => (opts.docsPath.test(path) ? docs : api);
 }

@@ -7,7 +7,13 @@ import { describe, expect, it } from '@jest/globals';
 import supertest from 'supertest';
 import { appWith } from '../../support/app.js';
 import type { SearchAnswer } from '../../../src/api/search/search-cache.js';
-import { inlineScriptHashes } from '../../../src/api/http/security-headers.js';
+import { createServer, type RequestListener } from 'node:http';
+import helmet from 'helmet';
+import {
+  applyHeaders,
+  helmetHeaders,
+  inlineScriptHashes,
+} from '../../../src/api/http/security-headers.js';
 import { expectContract } from '../../support/openapi.js';
 
 function app(answer: () => Promise<SearchAnswer>, warmed = true) {
@@ -72,6 +78,39 @@ describe('security headers', () => {
     // Swagger UI's assets are served from this origin; nothing is loaded from elsewhere.
     expect(res.text).toMatch(/src="\/docs\/assets\/[^"]+\/swagger-ui-bundle\.js"/);
     expect(res.text).not.toMatch(/(src|href)="(https?:)?\/\//);
+  });
+
+  it('precomputes exactly the headers helmet puts on a response', async () => {
+    const options = {
+      frameguard: { action: 'deny' as const },
+      contentSecurityPolicy: { useDefaults: false, directives: { 'default-src': ["'none'"] } },
+    };
+    const headersOf = async (handler: RequestListener) => {
+      const server = createServer(handler);
+      try {
+        const res = await supertest(server).get('/');
+        return Object.fromEntries(
+          Object.entries(res.headers).filter(
+            ([name]) => !/^(date|connection|keep-alive)$/.test(name),
+          ),
+        );
+      } finally {
+        server.close();
+      }
+    };
+    const recorded = helmetHeaders(options);
+    const live = await headersOf((req, res) => {
+      res.setHeader('X-Powered-By', 'something');
+      helmet(options)(req, res, () => res.end('x'));
+    });
+    const precomputed = await headersOf((_req, res) => {
+      res.setHeader('X-Powered-By', 'something');
+      applyHeaders(res, recorded);
+      res.end('x');
+    });
+    expect(precomputed).toEqual(live);
+    expect(live['x-frame-options']).toBe('DENY');
+    expect(live['x-powered-by']).toBeUndefined();
   });
 
   it('hashes inline scripts only', () => {
