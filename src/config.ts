@@ -239,6 +239,13 @@ export const apiEnv = storeEnv
      * a miss beyond it gets a fast 503 with Retry-After (cached windows still answer).
      */
     ES_MAX_CONCURRENT_QUERIES: z.coerce.number().int().min(1).max(1_000).default(16),
+    /**
+     * Misses that may wait for a query slot when every one is taken (0: none, a miss beyond the
+     * bound is refused at once). Beyond it, a fast 503 (docs/adr/0017-*.md).
+     */
+    ES_QUERY_QUEUE: z.coerce.number().int().min(0).max(10_000).default(64),
+    /** Longest a miss waits in that line for a slot before it gets its 503. */
+    ES_QUERY_QUEUE_WAIT_MS: z.coerce.number().int().min(1).max(60_000).default(500),
     /** Points in time (multi-page answers) one replica keeps open at once; beyond it, a fast 503. */
     ES_MAX_OPEN_PITS: z.coerce.number().int().min(1).max(1_000).default(4),
     ACCESS_LOG: z.enum(['all', 'errors']).default('all'),

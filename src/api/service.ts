@@ -48,7 +48,10 @@ export function createSearchService(config: ApiEnv, opts: SearchServiceOptions =
   const names = indexNames(config.ES_INDEX_PREFIX);
   // The bulkhead (docs/adr/0012-production-semantics.md): bounded queries and points in time.
   const rejected = (reason: BulkheadResource) => metrics.bulkheadRejections.inc({ reason });
-  const queries = new Bulkhead('queries', config.ES_MAX_CONCURRENT_QUERIES, rejected);
+  const queries = new Bulkhead('queries', config.ES_MAX_CONCURRENT_QUERIES, rejected, {
+    size: config.ES_QUERY_QUEUE,
+    maxWaitMs: config.ES_QUERY_QUEUE_WAIT_MS,
+  });
   const pits = new Bulkhead('points_in_time', config.ES_MAX_OPEN_PITS, rejected);
   const reader = createEventReader(client, names, {
     pageSize: config.SEARCH_PAGE_SIZE,
@@ -117,6 +120,7 @@ export function createSearchService(config: ApiEnv, opts: SearchServiceOptions =
         shed_lag_ms: config.SHED_LAG_MS || 'off',
         proxy_hops: config.PROXY_HOPS,
         max_concurrent_queries: config.ES_MAX_CONCURRENT_QUERIES,
+        query_queue: `${config.ES_QUERY_QUEUE}, at most ${config.ES_QUERY_QUEUE_WAIT_MS} ms each`,
         max_open_pits: config.ES_MAX_OPEN_PITS,
       },
       'search API listening',

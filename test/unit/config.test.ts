@@ -97,6 +97,11 @@ describe('parseEnv(apiEnv): production defaults', () => {
     expect(cfg.PROXY_HOPS).toBe(0);
     expect(cfg.ES_MAX_CONCURRENT_QUERIES).toBe(16);
     expect(cfg.ES_MAX_OPEN_PITS).toBe(4);
+    // A short line in front of the query bulkhead, each miss waiting at most the query timeout.
+    expect([cfg.ES_QUERY_QUEUE, cfg.ES_QUERY_QUEUE_WAIT_MS]).toEqual([
+      64,
+      cfg.ES_REQUEST_TIMEOUT_MS,
+    ]);
   });
 });
 

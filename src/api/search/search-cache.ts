@@ -13,14 +13,14 @@
  *
  * See docs/adr/0006-search-cache-and-invalidation.md.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { EventSummary } from '../../domain/event.js';
 import type { SearchWindow } from '../../domain/search-window.js';
 import type { Logger } from '../../observability/logger.js';
 import type { ApiMetrics } from '../../observability/metrics.js';
 import type { EventReader } from './event-reader.js';
-import type { Bulkhead } from './bulkhead.js';
+import type { Bulkhead, Release } from './bulkhead.js';
 import { isUnavailable, StoreUnavailableError } from '../../store/errors.js';
 import type { SuccessfulRun } from './freshness.js';
 import { LRUCache } from 'lru-cache';
@@ -41,9 +41,10 @@ export interface SearchCacheOptions {
   logger?: Logger;
   /**
    * Bound on the Elasticsearch queries run at once (`ES_MAX_CONCURRENT_QUERIES`): a miss beyond it
-   * is answered stale when an entry exists, else it fails with BulkheadFullError. Absent: none.
+   * is answered stale at once when an entry exists, else it waits in the bulkhead's line and fails
+   * with BulkheadFullError when the line is full or does not move in time. Absent: none.
    */
-  queries?: Pick<Bulkhead, 'acquire'>;
+  queries?: Pick<Bulkhead, 'acquire' | 'acquireWaiting'>;
 }
 
 type Entry =
@@ -57,14 +58,15 @@ type Loaded =
 const OPEN = Buffer.from('{"data":{"events":[');
 const CLOSE = Buffer.from(']},"error":null}');
 
+/** A page's events, comma-separated (one `JSON.stringify` of the array, without its brackets). */
 function serializePage(page: EventSummary[], first: boolean): Buffer {
-  const json = page.map((event) => JSON.stringify(event)).join(',');
-  return Buffer.from(first ? json : `,${json}`);
+  const array = JSON.stringify(page);
+  return Buffer.from(first ? array.slice(1, -1) : `,${array.slice(1, -1)}`);
 }
 
 /** A strong validator: the same bytes give the same ETag on every replica. */
 export function etagOf(body: Buffer): string {
-  return `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
+  return `"${hash('sha256', body, 'base64url').slice(0, 32)}"`;
 }
 
 /** The whole body at once (tests and small answers use the same bytes as the stream). */
@@ -199,7 +201,7 @@ export class SearchCache {
   }
 
   private async load(window: SearchWindow, generation: number): Promise<Loaded> {
-    const release = this.acquireQuery();
+    const release = await this.acquireQuery(window);
     const pages = this.reader.pages(window);
     const chunks: Buffer[] = [OPEN];
     let size = OPEN.length + CLOSE.length;
@@ -250,7 +252,7 @@ export class SearchCache {
    * bulkhead full) is still an error response rather than a body cut short.
    */
   private async streamAll(window: SearchWindow): Promise<Readable> {
-    const release = this.acquireQuery();
+    const release = await this.acquireQuery(window);
     const pages = this.reader.pages(window);
     let next: IteratorResult<EventSummary[], void>;
     try {
@@ -266,9 +268,16 @@ export class SearchCache {
     return streamOf(head, pages, first, release);
   }
 
-  /** A query slot (throws BulkheadFullError when every one is taken); its release. */
-  private acquireQuery(): () => void {
-    return this.options.queries?.acquire() ?? (() => undefined);
+  /**
+   * A query slot; its release. A window with an older answer to fall back on does not wait for
+   * one (it is answered stale at once when none is free); the others wait in the bulkhead's line.
+   */
+  private acquireQuery(window: SearchWindow): Release | Promise<Release> {
+    const queries = this.options.queries;
+    if (!queries) return () => undefined;
+    return this.lru?.peek(window.key)?.kind === 'buffer'
+      ? queries.acquire()
+      : queries.acquireWaiting();
   }
 
   private count(result: CacheSource): void {

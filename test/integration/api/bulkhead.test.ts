@@ -47,8 +47,12 @@ describe('the bulkhead on Elasticsearch queries', () => {
     const api = buildApi({
       names,
       url: `http://127.0.0.1:${relay.port}`,
-      // A held query must wait for the relay, not time out.
-      env: { ES_MAX_CONCURRENT_QUERIES: '2', ES_REQUEST_TIMEOUT_MS: '60000' },
+      // A held query must wait for the relay, not time out; no line in front of the bulkhead.
+      env: {
+        ES_MAX_CONCURRENT_QUERIES: '2',
+        ES_QUERY_QUEUE: '0',
+        ES_REQUEST_TIMEOUT_MS: '60000',
+      },
     });
     await api.poller.pollOnce();
     expect(expectContract('/search', await api.http.get(CACHED)).headers['x-cache']).toBe('miss');
@@ -89,6 +93,56 @@ describe('the bulkhead on Elasticsearch queries', () => {
     for (const res of await Promise.all(inFlight)) expect(res.status).toBe(200);
     expect(api.bulkheads.queries.inUse).toBe(0);
     expect((await api.http.get(uncached(3))).status).toBe(200);
+  });
+});
+
+describe('the line in front of the query bulkhead', () => {
+  /** An API with one query slot and a line of one, its slot taken by a query Elasticsearch holds. */
+  async function oneSlotTaken(waitMs: string, day: number) {
+    const api = buildApi({
+      names,
+      url: `http://127.0.0.1:${relay.port}`,
+      env: {
+        ES_MAX_CONCURRENT_QUERIES: '1',
+        ES_QUERY_QUEUE: '1',
+        ES_QUERY_QUEUE_WAIT_MS: waitMs,
+        ES_REQUEST_TIMEOUT_MS: '60000',
+      },
+    });
+    await api.poller.pollOnce();
+    relay.hold();
+    const running = api.http.get(uncached(day)).then((res) => res);
+    await waitUntil(() => api.bulkheads.queries.inUse === 1, 'one query holds the bulkhead');
+    return { api, running };
+  }
+
+  it('lets ES_QUERY_QUEUE misses wait for a slot and refuses the rest at once', async () => {
+    const { api, running } = await oneSlotTaken('60000', 11);
+    const waiting = api.http.get(uncached(12)).then((res) => res);
+    await waitUntil(() => api.bulkheads.queries.queued === 1, 'one miss waits for a slot');
+    // The line is full: refused without waiting.
+    const refused = expectContract('/search', await api.http.get(uncached(13)));
+    expect([refused.status, refused.headers['retry-after']]).toEqual([503, '1']);
+    expect(await rejections(api, 'queries')).toBe(1);
+
+    relay.release();
+    for (const res of await Promise.all([running, waiting])) {
+      expect([expectContract('/search', res).status, res.headers['x-cache']]).toEqual([
+        200,
+        'miss',
+      ]);
+    }
+    expect([api.bulkheads.queries.inUse, api.bulkheads.queries.queued]).toEqual([0, 0]);
+  });
+
+  it('refuses a miss that waited ES_QUERY_QUEUE_WAIT_MS for a slot', async () => {
+    const { api, running } = await oneSlotTaken('50', 21);
+    // The slot stays taken while the relay holds: the waiter is refused after its wait.
+    const refused = expectContract('/search', await api.http.get(uncached(22)));
+    expect([refused.status, refused.body.error.code]).toEqual([503, 'overloaded']);
+    expect(api.bulkheads.queries.queued).toBe(0);
+    relay.release();
+    expect((await running).status).toBe(200);
   });
 });
 

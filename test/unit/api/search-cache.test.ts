@@ -302,6 +302,25 @@ describe('SearchCache with a query bulkhead', () => {
     held();
   });
 
+  it('lets a miss wait in the line for a slot; one with an older answer is answered stale at once', async () => {
+    const queries = new Bulkhead('queries', 1, undefined, { size: 1, maxWaitMs: 60_000 });
+    const { reader, cache } = setup({ queries });
+    await cache.answer(OTHER);
+    cache.invalidate();
+    reader.hold();
+    const first = cache.answer(WINDOW);
+    await new Promise((resolve) => setImmediate(resolve));
+    const waiting = cache.answer(parseSearchWindow({ starts_at: '2021-03-01T00:00:00Z' }, 'UTC'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect([queries.inUse, queries.queued]).toEqual([1, 1]);
+    // OTHER has an older answer: no waiting for it.
+    expect((await cache.answer(OTHER)).source).toBe('stale');
+    reader.release();
+    expect((await first).source).toBe('miss');
+    expect((await waiting).source).toBe('miss');
+    expect([queries.inUse, queries.queued]).toEqual([0, 0]);
+  });
+
   it('keeps the slot of a streamed (oversize) answer until the stream ends', async () => {
     const queries = new Bulkhead('queries', 2);
     const { cache } = setup({ queries, events: 40, maxEntryBytes: 300 });
