@@ -6,6 +6,7 @@
  * bound `next` and a closure per layer) was a large part of the work.
  */
 import { randomUUID } from 'node:crypto';
+import { context, type Context as OtelContext } from '@opentelemetry/api';
 import type { Context, Middleware, Next } from 'koa';
 import { SearchWindowError } from '../../domain/search-window.js';
 import type { Logger } from '../../observability/logger.js';
@@ -103,7 +104,7 @@ export function requestLayer(opts: RequestLayerOptions): Middleware {
   const mintId = requestIds();
   const { logger, metrics, accessLog } = opts;
 
-  function closed(ctx: Context, state: ApiState, started: bigint): void {
+  function closed(ctx: Context, state: ApiState, started: bigint, trace: OtelContext): void {
     const route = routeOf(ctx);
     const status = ctx.status;
     const seconds = Number(clock() - started) / 1e9;
@@ -117,18 +118,18 @@ export function requestLayer(opts: RequestLayerOptions): Middleware {
       accessLog.mode === 'all' || status >= 400 || aborted || seconds * 1000 >= accessLog.slowMs;
     const level = notable && !QUIET_ROUTES.has(route) ? 'info' : 'debug';
     if (!logger.isLevelEnabled(level)) return;
-    state.log[level](
-      {
-        method: ctx.method,
-        url: ctx.originalUrl,
-        route,
-        status,
-        duration_ms: seconds * 1000,
-        cache: state.cache,
-        aborted,
-      },
-      'request',
-    );
+    const line = {
+      method: ctx.method,
+      url: ctx.originalUrl,
+      route,
+      status,
+      duration_ms: seconds * 1000,
+      cache: state.cache,
+      aborted,
+    };
+    // In the request's trace (a sampled request's line carries its trace id): listeners of the
+    // response do not run in the context they were added in.
+    context.with(trace, () => state.log[level](line, 'request'));
   }
 
   return async (ctx: Context, next: Next) => {
@@ -138,7 +139,8 @@ export function requestLayer(opts: RequestLayerOptions): Middleware {
     const state = new RequestState(logger, id);
     ctx.state = state;
     metrics.httpInFlight.inc();
-    ctx.res.once('close', () => closed(ctx, state, started));
+    const trace = context.active();
+    ctx.res.once('close', () => closed(ctx, state, started, trace));
 
     const res = ctx.res;
     res.setHeader('X-Request-Id', id);

@@ -9,7 +9,8 @@
  * (`currentHeadSampler`) before it creates anything. A sampled request gets a SERVER span in the
  * caller's trace (W3C `traceparent` extracted, so a caller's sampled trace is continued), made the
  * active context for the rest of the chain (the Koa route span and the Elasticsearch spans become
- * its descendants) and for the response's listeners (the access log line carries its trace id).
+ * its descendants; the request layer writes the access log line in it, so the line carries its
+ * trace id).
  * The span is named after the matched route (`GET /search`) and ends when the response closes.
  */
 import {
@@ -65,8 +66,6 @@ export function serverSpans(): Middleware {
       parent,
     );
     const active = setRPCMetadata(trace.setSpan(parent, span), { type: RPCType.HTTP, span });
-    // The response's listeners (metrics, access log) run in the request's trace.
-    context.bind(active, ctx.res);
     ctx.res.once('close', () => {
       const route = routeOf(ctx);
       if (route !== 'unmatched') {
