@@ -268,7 +268,7 @@ async function main(): Promise<void> {
         {
           method: 'POST',
           // The same request the API's reader sends first (src/api/search/event-reader.ts).
-          path: `/${alias}/_search?filter_path=hits.hits._source.summary`,
+          path: `/${alias}/_search?filter_path=hits.hits._source.summary&allow_partial_search_results=false`,
           headers: { 'content-type': 'application/json' },
           setupRequest: (req) => {
             const query = Object.fromEntries(new URLSearchParams(esWindows()));
@@ -281,7 +281,6 @@ async function main(): Promise<void> {
                 size: 1000,
                 _source: ['summary'],
                 track_total_hits: false,
-                allow_partial_search_results: false,
               }),
             };
           },
