@@ -16,9 +16,12 @@
  *   npm run bench:search             full run (~2 minutes)
  *   npm run bench:search -- --small  a seconds-long smoke run (used by `make test`)
  *   BENCH_SAMPLE_RATIO=0 npm run bench:search   the traced API sampling nothing (default 0.1)
+ *
+ * Beside each server's throughput: the CPU (user + system) its process used per succeeded answer
+ * (from /proc, Linux only), a figure the machine's other work moves less than throughput.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,6 +98,21 @@ function windowSequence(seed: number): () => string {
   };
 }
 
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere.
+ * Per answer, it is less sensitive than throughput to what else runs on a shared machine.
+ */
+function cpuSecondsOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    // utime and stime, fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100 on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 interface LoadResult {
   /** Answers that succeeded (2xx) per second: failures are never throughput. */
   requestsPerSecond: number;
@@ -104,13 +122,23 @@ interface LoadResult {
   errors: number;
   non2xx: number;
   requests: number;
+  /** CPU (user + system) the server process used per succeeded answer, µs (Linux only). */
+  cpuMicrosPerAnswer?: number;
 }
 
 async function load(
   opts: Omit<autocannon.Options, 'duration' | 'connections'>,
+  server?: ChildProcess,
 ): Promise<LoadResult> {
+  const cpuBefore = cpuSecondsOf(server?.pid);
   const result = await autocannon({ ...opts, duration: DURATION, connections: CONNECTIONS });
+  const cpuAfter = cpuSecondsOf(server?.pid);
+  const cpu =
+    cpuBefore !== undefined && cpuAfter !== undefined && result['2xx'] > 0
+      ? Math.round(((cpuAfter - cpuBefore) * 1e6) / result['2xx'])
+      : undefined;
   return {
+    ...(cpu !== undefined ? { cpuMicrosPerAnswer: cpu } : {}),
     requestsPerSecond: Math.round(result['2xx'] / result.duration),
     answersPerSecond: Math.round(result.requests.average),
     latencyMs: {
@@ -222,8 +250,8 @@ async function main(): Promise<void> {
     await waitFor(`http://127.0.0.1:${barePort}/`);
 
     log(`hot: ${events} events, ${body.length} bytes per answer; bare Koa baseline first`);
-    const hotBare = await load({ url: `http://127.0.0.1:${barePort}/search?${POPULAR}` });
-    const hotApi = await load({ url: `http://127.0.0.1:${apiPort}/search?${POPULAR}` });
+    const hotBare = await load({ url: `http://127.0.0.1:${barePort}/search?${POPULAR}` }, bare);
+    const hotApi = await load({ url: `http://127.0.0.1:${apiPort}/search?${POPULAR}` }, api);
     await stopChild(api);
     // The same API without tracing: how much of the gap OpenTelemetry's instrumentation is.
     const untracedPort = await freePort();
@@ -235,7 +263,10 @@ async function main(): Promise<void> {
     children.push(untraced);
     await waitFor(`http://127.0.0.1:${untracedPort}/readyz`);
     await fetch(`http://127.0.0.1:${untracedPort}/search?${POPULAR}`);
-    const hotUntraced = await load({ url: `http://127.0.0.1:${untracedPort}/search?${POPULAR}` });
+    const hotUntraced = await load(
+      { url: `http://127.0.0.1:${untracedPort}/search?${POPULAR}` },
+      untraced,
+    );
     await stopChild(untraced);
     summary.hot = {
       eventsPerAnswer: events,
@@ -288,12 +319,15 @@ async function main(): Promise<void> {
       ],
     });
     const apiWindows = windowSequence(7);
-    const coldApi = await load({
-      url: `http://127.0.0.1:${coldPort}`,
-      requests: [
-        { method: 'GET', setupRequest: (req) => ({ ...req, path: `/search?${apiWindows()}` }) },
-      ],
-    });
+    const coldApi = await load(
+      {
+        url: `http://127.0.0.1:${coldPort}`,
+        requests: [
+          { method: 'GET', setupRequest: (req) => ({ ...req, path: `/search?${apiWindows()}` }) },
+        ],
+      },
+      cold,
+    );
     summary.cold = {
       baseline: coldEs,
       api: coldApi,
@@ -325,7 +359,8 @@ async function main(): Promise<void> {
   };
   const cold = summary.cold as Ratio & { baseline: LoadResult; api: LoadResult };
   const row = (name: string, r: LoadResult) =>
-    `  ${name.padEnd(26)} ${String(r.requestsPerSecond).padStart(7)} succeeded/s   p50 ${r.latencyMs.p50} ms  p90 ${r.latencyMs.p90} ms  p99 ${r.latencyMs.p99} ms  errors ${r.errors} non-2xx ${r.non2xx}`;
+    `  ${name.padEnd(26)} ${String(r.requestsPerSecond).padStart(7)} succeeded/s   p50 ${r.latencyMs.p50} ms  p90 ${r.latencyMs.p90} ms  p99 ${r.latencyMs.p99} ms  errors ${r.errors} non-2xx ${r.non2xx}` +
+    (r.cpuMicrosPerAnswer !== undefined ? `  cpu ${r.cpuMicrosPerAnswer} us/answer` : '');
   console.log('\nHot search (cached window)');
   console.log(row('bare Koa, same bytes', hot.baseline));
   console.log(row('event-search API', hot.api));

@@ -38,6 +38,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { isTracingSuppressed } from '@opentelemetry/core';
 
 export const DEFAULT_SERVICE_NAME = 'event-search';
 
@@ -146,7 +147,12 @@ export function defaultInstrumentations(): Instrumentation[] {
   return [
     new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
     new KoaInstrumentation({ ignoreLayersType: [KoaLayerType.MIDDLEWARE] }),
-    new UndiciInstrumentation(),
+    new UndiciInstrumentation({
+      // A request made where tracing is suppressed (an unsampled search's Elasticsearch query,
+      // background work) would get a span that is never recorded: skip the URL parsing, the
+      // attributes and the header injection the instrumentation does first (ADR 0017).
+      ignoreRequestHook: () => isTracingSuppressed(context.active()),
+    }),
   ];
 }
 
