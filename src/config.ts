@@ -180,14 +180,13 @@ export const ingestEnv = storeEnv.extend({
 export type IngestEnv = z.infer<typeof ingestEnv>;
 
 /**
- * Settings of the search API (`npm start`): the store settings plus the HTTP server, the time zone
- * of the provider's wall-clock times, the search cache and shutdown. The API's Elasticsearch timeout
+ * Settings of the search API (`npm start`): the store settings plus the HTTP server, the search
+ * cache and shutdown (no time zone: each event carries its own, docs/adr/0004-*.md). The API's Elasticsearch timeout
  * defaults to 500 ms so that an outage gives a fast 503 instead of a hanging request.
  */
 export const apiEnv = storeEnv
   .extend({
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-    PROVIDER_TIMEZONE: timeZone,
     ES_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(500),
     /** Hits per Elasticsearch page (search_after); bounds the memory of one page. */
     SEARCH_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(1_000),

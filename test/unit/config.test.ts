@@ -84,6 +84,14 @@ describe('configuration errors never echo a secret', () => {
     expect(message).not.toMatch(/s3cr3t|t0ken|elastic:|feed:/);
   });
 
+  it("refuses an ingester's PROVIDER_TIMEZONE that is no IANA zone, naming it", () => {
+    expect(
+      issuesOf(ingestEnv, { PROVIDER_URL: 'http://p.test/', PROVIDER_TIMEZONE: 'CEST+2' }),
+    ).toMatch(
+      /PROVIDER_TIMEZONE \("CEST\+2"\): must be an IANA time-zone name such as UTC or Europe\/Madrid/,
+    );
+  });
+
   it('still shows the value of an ordinary variable', () => {
     expect(issuesOf(storeEnv, { ES_INDEX_PREFIX: 'Bad Prefix' })).toMatch(
       /ES_INDEX_PREFIX \("Bad Prefix"\)/,
