@@ -198,7 +198,6 @@ export const eventsMappings: estypes.MappingTypeMapping = {
  */
 export function eventsMappingsOf(version: number): estypes.MappingTypeMapping {
   if (version >= EVENTS_MAPPING_VERSION) return eventsMappings;
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const { timezone, instants, starts_at_instant, ...v2 } = eventsMappings.properties ?? {};
   const properties =
     version >= 2 ? v2 : { ...v2, available_capacity: { type: 'integer' as const } };

@@ -9,7 +9,7 @@ import {
   type RawEvent,
 } from '../../../src/domain/event.js';
 import { instantOf, type LocalDateTime } from '../../../src/domain/local-time.js';
-import { parseSearchWindow, SearchWindowError } from '../../../src/domain/search-window.js';
+import { parseSearchWindow } from '../../../src/domain/search-window.js';
 
 const raw = (over: Partial<RawEvent> = {}): RawEvent => ({
   base_event_id: '1',
