@@ -108,13 +108,15 @@ const HOUR_MS = 3_600_000;
 
 /**
  * The instant (milliseconds since the epoch) a venue-local wall-clock time means in `zone`, with
- * one rule for the readings a daylight-saving change makes special (docs/adr/0004-*.md), the one of
- * RFC 5545 and of JavaScript's Temporal ("compatible"):
- * - in a **gap** (the clock skips it: 02:30 on a spring-forward night in Madrid) it is read with the
- *   offset in force before the change, i.e. moved forward by the gap (02:30 -> 03:30 CEST);
- * - in an **overlap** (the clock shows it twice: 02:30 on an autumn night) it is the earlier of the
- *   two instants (02:30 CEST, the first pass).
- * Pure; the year may be 0000-9999 (the instant may fall a day outside them).
+ * one rule for the readings a daylight-saving change makes special (docs/adr/0004-*.md):
+ * - in an **overlap** (the clock shows it twice: 02:30 on an autumn night in Madrid) it is the
+ *   earlier of the two instants (02:30 CEST, the first pass), as in RFC 5545 and Temporal;
+ * - in a **gap** (the clock skips it: 02:30 on a spring-forward night) it is the instant of the
+ *   change, the first the clock shows after it (03:00 CEST).
+ * So the mapping never goes backwards: a period in order stays in order as instants (a gap time
+ * moved an hour forward, as Temporal does, could pass the event's end: 02:40-03:05 would become
+ * 03:40-03:05), and the events of one zone keep their wall-clock order. Pure; the year may be
+ * 0000-9999 (the instant may fall a day outside them).
  */
 export function instantOf(local: LocalDateTime, zone: string): number {
   const wall = Date.parse(`${local}Z`);
@@ -125,8 +127,16 @@ export function instantOf(local: LocalDateTime, zone: string): number {
   // The offsets in force a day and a half either side (a gap or an overlap lasts at most a day).
   const before = offsetAt(wall - 36 * HOUR_MS);
   const after = offsetAt(wall + 36 * HOUR_MS);
-  const candidates = [wall - before, wall - after].filter((t) => wall - offsetAt(t) === t);
-  if (candidates.length > 0) return Math.min(...candidates);
-  // Neither reading exists: a gap. Read with the offset before the change (moved forward).
-  return wall - before;
+  const readings = [wall - before, wall - after].filter((t) => wall - offsetAt(t) === t);
+  if (readings.length > 0) return Math.min(...readings);
+  // A gap: the change happens between the two readings; find its instant (to the millisecond).
+  let low = Math.min(wall - before, wall - after);
+  let high = Math.max(wall - before, wall - after);
+  const offsetLow = offsetAt(low);
+  while (high - low > 1) {
+    const mid = Math.floor((low + high) / 2);
+    if (offsetAt(mid) === offsetLow) low = mid;
+    else high = mid;
+  }
+  return high;
 }

@@ -131,12 +131,21 @@ describe('a wall-clock time as an instant (instantOf, at ingest)', () => {
     expect(at('2021-07-31T20:00:00', 'UTC')).toBe('2021-07-31T20:00:00.000Z');
   });
 
-  it('moves a time in a gap forward by the gap (read with the offset before the change)', () => {
-    // Madrid skips 02:00-03:00 on 2021-03-28: 02:30 is 03:30 CEST.
-    expect(at('2021-03-28T02:30:00', 'Europe/Madrid')).toBe('2021-03-28T01:30:00.000Z');
-    expect(at('2021-03-28T03:30:00', 'Europe/Madrid')).toBe('2021-03-28T01:30:00.000Z');
-    // New York skips 02:00-03:00 on 2021-03-14.
-    expect(at('2021-03-14T02:15:00', 'America/New_York')).toBe('2021-03-14T07:15:00.000Z');
+  it('moves a time in a gap to the instant of the change (03:00 on the clock after it)', () => {
+    // Madrid skips 02:00-03:00 on 2021-03-28 (01:00Z): 02:00, 02:30 and 02:59:59 are 03:00 CEST.
+    expect(at('2021-03-28T02:00:00', 'Europe/Madrid')).toBe('2021-03-28T01:00:00.000Z');
+    expect(at('2021-03-28T02:30:00', 'Europe/Madrid')).toBe('2021-03-28T01:00:00.000Z');
+    expect(at('2021-03-28T02:59:59', 'Europe/Madrid')).toBe('2021-03-28T01:00:00.000Z');
+    expect(at('2021-03-28T03:00:00', 'Europe/Madrid')).toBe('2021-03-28T01:00:00.000Z');
+    expect(at('2021-03-28T01:59:59', 'Europe/Madrid')).toBe('2021-03-28T00:59:59.000Z');
+    // New York skips 02:00-03:00 on 2021-03-14 (07:00Z).
+    expect(at('2021-03-14T02:15:00', 'America/New_York')).toBe('2021-03-14T07:00:00.000Z');
+  });
+
+  it('never reverses a period: a gap time stays before a later time', () => {
+    const start = instantOf('2021-03-28T02:40:00' as LocalDateTime, 'Europe/Madrid');
+    const end = instantOf('2021-03-28T03:05:00' as LocalDateTime, 'Europe/Madrid');
+    expect(start).toBeLessThanOrEqual(end);
   });
 
   it('takes the earlier instant of a time shown twice (the first pass, summer time)', () => {
