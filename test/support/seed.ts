@@ -78,6 +78,24 @@ export async function seedEvents(
   return names;
 }
 
+/**
+ * The layout and events of an earlier release (events mapping `version`: 1 or 2), written by the
+ * real writer as that release wrote them (no zone, no instants), one run per provider: what the
+ * migration (src/store/migrate-events.ts) starts from. Returns the names of that version.
+ */
+export async function seedEarlierVersion(
+  client: Client,
+  prefix: string,
+  version: number,
+  byProvider: Record<string, RawEvent[]>,
+): Promise<IndexNames> {
+  const names = await bootstrapIndices(client, prefix, { mappingVersion: version });
+  for (const [provider, raws] of Object.entries(byProvider)) {
+    await writeRawEvents(client, names, raws, { provider, mappingVersion: version });
+  }
+  return names;
+}
+
 /** Records a run (default: a succeeded one finishing now) through the ingester's run store. */
 export async function seedRun(
   client: Client,
