@@ -106,6 +106,39 @@ const UTC_ZONES = new Set(['UTC', 'Etc/UTC', 'Etc/GMT', 'GMT', 'Z', 'utc']);
 
 const HOUR_MS = 3_600_000;
 
+/** Hours whose offset is known to be constant, per zone (bounded: cleared when full). */
+const constantHours = new Map<string, Map<number, number | null>>();
+const MAX_CACHED_HOURS = 100_000;
+
+/**
+ * The UTC offset of `zone` at an instant, in milliseconds. Asking the time-zone database costs
+ * microseconds, and an ingest run asks several times per event, so each hour whose offset is the
+ * same at its first and its last millisecond is remembered as constant (a zone never changes its
+ * offset and back within one hour); other hours are asked exactly every time.
+ */
+function offsetsOf(zone: string): (ms: number) => number {
+  const iana = IANAZone.create(zone);
+  // Whole milliseconds: offsets of local mean time before 1901 have seconds (Madrid: -00:14:44).
+  const exact = (ms: number) => Math.round(iana.offset(ms) * 60_000);
+  let hours = constantHours.get(zone);
+  if (!hours) {
+    hours = new Map();
+    constantHours.set(zone, hours);
+  }
+  const known = hours;
+  return (ms) => {
+    const hour = Math.floor(ms / HOUR_MS);
+    let offset = known.get(hour);
+    if (offset === undefined) {
+      const first = exact(hour * HOUR_MS);
+      offset = first === exact((hour + 1) * HOUR_MS - 1) ? first : null;
+      if (known.size >= MAX_CACHED_HOURS) known.clear();
+      known.set(hour, offset);
+    }
+    return offset ?? exact(ms);
+  };
+}
+
 /**
  * The instant (milliseconds since the epoch) a venue-local wall-clock time means in `zone`, with
  * one rule for the readings a daylight-saving change makes special (docs/adr/0004-*.md):
@@ -121,9 +154,7 @@ const HOUR_MS = 3_600_000;
 export function instantOf(local: LocalDateTime, zone: string): number {
   const wall = Date.parse(`${local}Z`);
   if (UTC_ZONES.has(zone)) return wall;
-  const iana = IANAZone.create(zone);
-  // Whole milliseconds: offsets of local mean time before 1901 have seconds (Madrid: -00:14:44).
-  const offsetAt = (ms: number) => Math.round(iana.offset(ms) * 60_000);
+  const offsetAt = offsetsOf(zone);
   // The offsets in force a day and a half either side (a gap or an overlap lasts at most a day).
   const before = offsetAt(wall - 36 * HOUR_MS);
   const after = offsetAt(wall + 36 * HOUR_MS);
