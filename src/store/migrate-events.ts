@@ -75,12 +75,15 @@ async function aliasTargets(client: Client, alias: string): Promise<string[]> {
   return Object.keys(res).filter((key) => key !== 'error' && key !== 'status');
 }
 
-/** The providers of the events (with a period: the documents that need a zone) in `indices`. */
-async function providersIn(client: Client, indices: string[]): Promise<string[]> {
+/**
+ * The providers of the events in `indices`; `dated`: only of events with a period (the documents
+ * that need a zone).
+ */
+async function providersIn(client: Client, indices: string[], dated = true): Promise<string[]> {
   const res = await client.search({
     index: indices,
     size: 0,
-    query: { exists: { field: 'period' } },
+    query: dated ? { exists: { field: 'period' } } : { match_all: {} },
     aggs: { providers: { terms: { field: 'provider', size: 10_000 } } },
   });
   const agg = res.aggregations?.providers as estypes.AggregationsStringTermsAggregate | undefined;
@@ -175,7 +178,6 @@ export async function migrateEvents(opts: MigrateOptions): Promise<MigrateResult
     );
   }
 
-  const configured = [...zones.keys()];
   const unknown = (await providersIn(client, sources)).filter((p) => !zones.has(p));
   if (unknown.length > 0) {
     throw new MigrationError(
@@ -188,7 +190,9 @@ export async function migrateEvents(opts: MigrateOptions): Promise<MigrateResult
     `migrating ${sources.join(', ')} to ${target}`,
   );
 
-  const leases = await takeLeases(client, names.leaseIndex, configured.sort(), {
+  // Every provider that may write: the configured ones and any other the old index knows of.
+  const writers = new Set([...zones.keys(), ...(await providersIn(client, sources, false))]);
+  const leases = await takeLeases(client, names.leaseIndex, [...writers].sort(), {
     ttlMs: opts.leaseTtlMs ?? 60_000,
     waitMs: opts.leaseWaitMs ?? 240_000,
     pollMs: opts.leasePollMs ?? 1_000,

@@ -202,6 +202,28 @@ describe('migrateEvents', () => {
     await lease.release();
   });
 
+  it('needs no zone for a provider with no dated event, but holds its lease too', async () => {
+    const prefix = freshPrefix();
+    await seedEarlierVersion(client, prefix, 2, { primary: [RAW_291], ghost: [REJECTED] });
+    let refused: unknown;
+    const result = await migrateEvents({
+      client,
+      prefix,
+      zones: new Map([['primary', 'Europe/Madrid']]),
+      beforeSwap: async () => {
+        refused = await acquireLease({
+          client,
+          index: indexNames(prefix).leaseIndex,
+          runId: 'a-ghost-run',
+          provider: 'ghost',
+          ttlMs: 60_000,
+        }).catch((err: unknown) => err);
+      },
+    });
+    expect(result).toMatchObject({ outcome: 'migrated', copied: 2 });
+    expect(refused).toBeInstanceOf(LeaseHeldError);
+  });
+
   it('waits for an ingest run that holds a lease, and copies what it wrote', async () => {
     const prefix = await earlier();
     const names = indexNames(prefix);
