@@ -17,6 +17,7 @@ import {
 } from '../../../src/store/indices.js';
 import { upgradedDocument } from '../../../src/store/event-document.js';
 import { migrateEvents, MigrationError } from '../../../src/store/migrate-events.js';
+import { retireProvider } from '../../../src/store/retire-provider.js';
 import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
 import {
   RAW_291,
@@ -175,8 +176,16 @@ describe('migrateEvents', () => {
     await writeRawEvents(client, indexNames(prefix, 2), [{ ...RAW_322, base_event_id: '8001' }], {
       mappingVersion: 2,
     });
+    // ...and an operator may retire a provider (its events leave the old index, behind the alias).
+    const old = indexNames(prefix, 2).eventsIndex;
+    expect(await retireProvider(client, prefix, 'second', { dryRun: false })).toMatchObject({
+      events: 2,
+    });
     const result = await migrateEvents(options(prefix));
-    expect(result).toMatchObject({ outcome: 'migrated', copied: 8 });
+    // The new index is rebuilt from scratch: exactly what the old one holds now.
+    expect(result).toMatchObject({ outcome: 'migrated', copied: 6 });
+    const copied = await documents(indexNames(prefix).eventsIndex);
+    expect([...copied.keys()].sort()).toEqual([...(await documents(old)).keys()].sort());
   });
 
   it('holds every provider lease during the copy: an ingest run cannot start', async () => {
