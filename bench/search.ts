@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { parseSearchWindow } from '../src/domain/search-window.js';
-import { windowQuery } from '../src/api/search/event-reader.js';
+import { SORT, windowQuery } from '../src/api/search/event-reader.js';
 import { indexNames } from '../src/store/indices.js';
 import { createProviderSim } from '../src/sim/server.js';
 
@@ -308,7 +308,7 @@ async function main(): Promise<void> {
               ...req,
               body: JSON.stringify({
                 query: windowQuery(window),
-                sort: [{ starts_at: 'asc' }, { id: 'asc' }],
+                sort: SORT,
                 size: 1000,
                 _source: ['summary'],
                 track_total_hits: false,

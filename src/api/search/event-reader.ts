@@ -95,7 +95,7 @@ function hitsOf<T>(res: estypes.SearchResponse<T>): estypes.SearchHit<T>[] {
  * events of one instant by wall clock, and alone orders an index of an earlier mapping version,
  * which has no instants (during the migration, docs/adr/0015-*.md), as that version did.
  */
-const SORT: estypes.SortCombinations[] = [
+export const SORT: estypes.SortCombinations[] = [
   { starts_at_instant: { order: 'asc', unmapped_type: 'date' } },
   { starts_at: 'asc' },
   { id: 'asc' },

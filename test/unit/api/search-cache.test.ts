@@ -310,7 +310,7 @@ describe('SearchCache with a query bulkhead', () => {
     reader.hold();
     const first = cache.answer(WINDOW);
     await new Promise((resolve) => setImmediate(resolve));
-    const waiting = cache.answer(parseSearchWindow({ starts_at: '2021-03-01T00:00:00Z' }, 'UTC'));
+    const waiting = cache.answer(parseSearchWindow({ starts_at: '2021-03-01T00:00:00Z' }));
     await new Promise((resolve) => setImmediate(resolve));
     expect([queries.inUse, queries.queued]).toEqual([1, 1]);
     // OTHER has an older answer: no waiting for it.
