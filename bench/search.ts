@@ -299,7 +299,7 @@ async function main(): Promise<void> {
         {
           method: 'POST',
           // The same request the API's reader sends first (src/api/search/event-reader.ts).
-          path: `/${alias}/_search?filter_path=hits.hits._source.summary&allow_partial_search_results=false`,
+          path: `/${alias}/_search?filter_path=hits.hits._source.summary_json,hits.hits._source.summary&allow_partial_search_results=false`,
           headers: { 'content-type': 'application/json' },
           setupRequest: (req) => {
             const query = Object.fromEntries(new URLSearchParams(esWindows()));
@@ -310,7 +310,7 @@ async function main(): Promise<void> {
                 query: windowQuery(window),
                 sort: SORT,
                 size: 1000,
-                _source: ['summary'],
+                _source: ['summary_json', 'summary'],
                 track_total_hits: false,
               }),
             };

@@ -56,13 +56,29 @@ export function timeFieldsOf(
 }
 
 /**
- * A document of an earlier events index (v1, v2: no zone, no instants) as the current version
+ * A document of an earlier events index (v1, v2: no zone, no instants, the summary an object rather
+ * than ready-made JSON) as the current version
  * stores it, its instants computed with `zone`, its provider's (the migration, src/store/migrate.ts).
  * A document without a period (an event only ever rejected) has no instants either. Pure.
  */
 export function upgradedDocument(old: EventDocument, zone: string): EventDocument {
-  if (!old.period) return old;
-  return { ...old, ...timeFieldsOf(old.period, zone) };
+  const { summary, ...rest } = old;
+  // The stored object's keys keep their order, so the string is the one a run writes today.
+  const current = summary ? { ...rest, summary_json: JSON.stringify(summary) } : rest;
+  if (!old.period) return current;
+  return { ...current, ...timeFieldsOf(old.period, zone) };
+}
+
+/**
+ * The response object as stored: ready-made JSON from version 3 on (the reader splices it into the
+ * answer, docs/adr/0017-*.md), an object before. Pure.
+ */
+function summaryFieldOf(
+  e: NormalisedEvent,
+  version: number,
+): Pick<EventDocument, 'summary_json' | 'summary'> {
+  const summary = toSummary(e);
+  return version >= 3 ? { summary_json: JSON.stringify(summary) } : { summary };
 }
 
 /** The UTC day of an instant, as stored in `last_seen_at` (ISO 8601 at midnight UTC). Pure. */
@@ -126,7 +142,7 @@ export function acceptedEventUpdate(
     max_price: e.max_price,
     zone_count: e.zone_count,
     available_capacity: e.available_capacity,
-    summary: toSummary(e),
+    ...summaryFieldOf(e, seen.mappingVersion ?? EVENTS_MAPPING_VERSION),
     last_seen_at: seenDayOf(seen.seenAt),
     last_rejection: null,
   } satisfies Partial<EventDocument>;

@@ -81,7 +81,12 @@ export interface EventDocument extends EventIdentity {
   max_price?: number | null;
   zone_count?: number;
   available_capacity?: number;
-  /** The API's response object, stored ready to serve (not indexed). */
+  /**
+   * The API's response object as ready-made JSON (`JSON.stringify` of the summary; not indexed):
+   * the reader splices it into the answer without parsing it (docs/adr/0017-*.md).
+   */
+  summary_json?: string;
+  /** The same object, not serialised: events indices before version 3 only (the migration reads it). */
   summary?: EventSummary;
   /** Real UTC instants. */
   first_seen_at: string;
@@ -174,7 +179,8 @@ export const eventsMappings: estypes.MappingTypeMapping = {
     zone_count: { type: 'integer' },
     // Up to 2^53 - 1 (MAX_CAPACITY): an `integer` would refuse anything past 2^31 - 1.
     available_capacity: { type: 'long' },
-    summary: { type: 'object', enabled: false },
+    // A string, never parsed or indexed (a disabled object takes any JSON value).
+    summary_json: { type: 'object', enabled: false },
     first_seen_at: { type: 'date' },
     last_seen_at: { type: 'date' },
     last_run_id: keyword,
@@ -198,7 +204,9 @@ export const eventsMappings: estypes.MappingTypeMapping = {
  */
 export function eventsMappingsOf(version: number): estypes.MappingTypeMapping {
   if (version >= EVENTS_MAPPING_VERSION) return eventsMappings;
-  const { timezone, instants, starts_at_instant, ...v2 } = eventsMappings.properties ?? {};
+  const { timezone, instants, starts_at_instant, summary_json, ...rest } =
+    eventsMappings.properties ?? {};
+  const v2 = { ...rest, summary: { type: 'object' as const, enabled: false } };
   const properties =
     version >= 2 ? v2 : { ...v2, available_capacity: { type: 'integer' as const } };
   return { ...eventsMappings, properties };
@@ -237,7 +245,7 @@ export const runsMappings: estypes.MappingTypeMapping = {
  * templates change. Only the bootstrap puts templates; the ingester checks the layout is there
  * (`checkIndices`) and never re-puts them (docs/adr/0012-production-semantics.md).
  */
-export const TEMPLATES_VERSION = EVENTS_MAPPING_VERSION * 100 + 1;
+export const TEMPLATES_VERSION = EVENTS_MAPPING_VERSION * 100 + 2;
 
 /** The ingest lease (`src/ingest/lease.ts`, `LeaseDocument`). */
 export const leaseMappings: estypes.MappingTypeMapping = {

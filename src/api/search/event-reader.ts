@@ -3,7 +3,8 @@
  *
  * Stored documents (written by the ingester, see src/store/indices.ts) carry `ever_online`, a
  * `period` date_range `[starts_at, ends_at]` in venue-local wall-clock time without offset, the
- * same period as `instants`, and the ready-made response object in `summary`. A window matches an
+ * same period as `instants`, and the response object as ready-made JSON in `summary_json` (an object
+ * in `summary` before version 3). Pages are those JSON texts, spliced into the answer unparsed. A window matches an
  * event when the event's period lies within it (docs/adr/0004-time-zones-and-range-semantics.md).
  */
 import type { estypes } from '@elastic/elasticsearch';
@@ -33,10 +34,11 @@ export interface EventReaderOptions {
 
 export interface EventReader {
   /**
-   * Every event inside `window`, ordered by start instant then id, one page (array) at a time. Stop
-   * iterating early and the underlying point in time is released.
+   * Every event inside `window`, ordered by start instant then id, one page (array) at a time, each
+   * event as the JSON text of its `EventSummary`. Stop iterating early and the underlying point in
+   * time is released.
    */
-  pages(window: SearchWindow): AsyncGenerator<EventSummary[], void, undefined>;
+  pages(window: SearchWindow): AsyncGenerator<string[], void, undefined>;
 }
 
 /** The stored period a bound is compared with: the wall clock (`period`) or `instants`. */
@@ -76,14 +78,20 @@ export function windowQuery(window: SearchWindow): estypes.QueryDslQueryContaine
   return { bool: { filter } };
 }
 
+/**
+ * The stored response objects: ready-made JSON, or (an index before version 3, read during its
+ * migration, docs/adr/0015-*.md) an object.
+ */
+const SOURCE = ['summary_json', 'summary'];
+const SUMMARIES = SOURCE.map((field) => `hits.hits._source.${field}`);
 /** `filter_path` of a search: the summaries, the sort values and the point in time, nothing else. */
-const FILTER_PATH = ['hits.hits._source.summary', 'hits.hits.sort', 'pit_id'];
+const FILTER_PATH = [...SUMMARIES, 'hits.hits.sort', 'pit_id'];
 /**
  * `filter_path` of the first request: the summaries only. Its sort values would be a fifth of the
  * bytes Elasticsearch sends and the client parses, for nothing: a full first page is asked again
  * from a point in time (below).
  */
-const FIRST_FILTER_PATH = ['hits.hits._source.summary'];
+const FIRST_FILTER_PATH = SUMMARIES;
 
 /** The hits of a filtered response (`filter_path` drops `hits` entirely when there are none). */
 function hitsOf<T>(res: estypes.SearchResponse<T>): estypes.SearchHit<T>[] {
@@ -102,6 +110,7 @@ export const SORT: estypes.SortCombinations[] = [
 ];
 
 interface SummarySource {
+  summary_json?: string;
   summary?: EventSummary;
 }
 
@@ -128,24 +137,25 @@ export function createEventReader(
     }
   }
 
-  function summaries(hits: estypes.SearchHit<SummarySource>[]): EventSummary[] {
-    const out: EventSummary[] = [];
+  function summaries(hits: estypes.SearchHit<SummarySource>[]): string[] {
+    const out: string[] = [];
     for (const hit of hits) {
-      const summary = hit._source?.summary;
+      const source = hit._source;
+      const json = source?.summary_json ?? (source?.summary && JSON.stringify(source.summary));
       // A document without a summary is a writer bug; skipping it beats failing every search.
-      if (summary) out.push(summary);
+      if (json) out.push(json);
     }
     return out;
   }
 
-  async function* pages(window: SearchWindow): AsyncGenerator<EventSummary[], void, undefined> {
+  async function* pages(window: SearchWindow): AsyncGenerator<string[], void, undefined> {
     if (window.empty) return;
     const query = windowQuery(window);
     const common = {
       query,
       sort: SORT,
       size: pageSize,
-      _source: ['summary'],
+      _source: SOURCE,
       track_total_hits: false,
       // Only what is served: Elasticsearch sends (and the client parses) far fewer bytes.
       filter_path: FILTER_PATH,

@@ -58,10 +58,12 @@ type Loaded =
 const OPEN = Buffer.from('{"data":{"events":[');
 const CLOSE = Buffer.from(']},"error":null}');
 
-/** A page's events, comma-separated (one `JSON.stringify` of the array, without its brackets). */
-function serializePage(page: EventSummary[], first: boolean): Buffer {
-  const array = JSON.stringify(page);
-  return Buffer.from(first ? array.slice(1, -1) : `,${array.slice(1, -1)}`);
+/**
+ * A page's events (their stored JSON, spliced unparsed: docs/adr/0017-*.md), comma-separated.
+ */
+function serializePage(page: string[], first: boolean): Buffer {
+  const joined = page.join(',');
+  return Buffer.from(first ? joined : `,${joined}`);
 }
 
 /** A strong validator: the same bytes give the same ETag on every replica. */
@@ -71,7 +73,14 @@ export function etagOf(body: Buffer): string {
 
 /** The whole body at once (tests and small answers use the same bytes as the stream). */
 export function serializeEvents(events: EventSummary[]): Buffer {
-  return Buffer.concat([OPEN, serializePage(events, true), CLOSE]);
+  return Buffer.concat([
+    OPEN,
+    serializePage(
+      events.map((e) => JSON.stringify(e)),
+      true,
+    ),
+    CLOSE,
+  ]);
 }
 
 export class SearchCache {
@@ -254,7 +263,7 @@ export class SearchCache {
   private async streamAll(window: SearchWindow): Promise<Readable> {
     const release = await this.acquireQuery(window);
     const pages = this.reader.pages(window);
-    let next: IteratorResult<EventSummary[], void>;
+    let next: IteratorResult<string[], void>;
     try {
       next = await pages.next();
     } catch (err) {
@@ -291,7 +300,7 @@ export class SearchCache {
  */
 function streamOf(
   head: Buffer[],
-  pages: AsyncGenerator<EventSummary[], void, undefined>,
+  pages: AsyncGenerator<string[], void, undefined>,
   firstPending: boolean,
   release: () => void,
 ): Readable {
@@ -307,7 +316,7 @@ function streamOf(
 
 async function* continueStream(
   head: Buffer[],
-  pages: AsyncGenerator<EventSummary[], void, undefined>,
+  pages: AsyncGenerator<string[], void, undefined>,
   firstPending: boolean,
 ): AsyncGenerator<Buffer, void, undefined> {
   yield Buffer.concat(head);

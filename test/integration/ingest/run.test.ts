@@ -84,7 +84,8 @@ describe('ingesting responses 1, 2, 3 in order (real Elasticsearch)', () => {
       // The run that created it (docs/adr/0013-change-driven-data.md).
       last_run_id: runIds[0],
       last_rejection: null,
-      summary: {
+      // The API's response object, stored as ready-made JSON (docs/adr/0017-*.md).
+      summary_json: JSON.stringify({
         id: ID.camela,
         title: 'Camela en concierto',
         start_date: '2021-06-30',
@@ -93,7 +94,7 @@ describe('ingesting responses 1, 2, 3 in order (real Elasticsearch)', () => {
         end_time: '21:30:00',
         min_price: 20,
         max_price: 30,
-      },
+      }),
     });
   });
 
@@ -112,9 +113,13 @@ describe('ingesting responses 1, 2, 3 in order (real Elasticsearch)', () => {
 
   it('1591 ends 21:00 with min = max = 65 (the 75 zone is sold out)', async () => {
     const doc = (await allEvents(client, prefix)).get(ID.morancos);
+    expect(JSON.parse(doc?.summary_json ?? 'null')).toMatchObject({
+      end_time: '21:00:00',
+      min_price: 65,
+      max_price: 65,
+    });
     expect(doc).toMatchObject({
       ends_at: '2021-07-31T21:00:00',
-      summary: expect.objectContaining({ end_time: '21:00:00', min_price: 65, max_price: 65 }),
       min_price: 65,
       max_price: 65,
       organizer_company_id: '1',

@@ -117,6 +117,12 @@ describe('migrateEvents', () => {
       expect([...copied.values()].find((d) => d.base_event_id === '7001')).not.toHaveProperty(
         'instants',
       );
+      // The response object becomes the ready-made JSON a run writes today (ADR 0017).
+      expect(madrid291).not.toHaveProperty('summary');
+      expect(JSON.parse(madrid291?.summary_json ?? 'null')).toEqual(
+        original.get(madrid291?.id ?? '')?.summary,
+      );
+      expect(original.get(madrid291?.id ?? '')?.summary).toMatchObject({ start_time: '21:00:00' });
 
       // The same events for wall-clock windows (now ordered by start instant: Madrid's 21:00 comes
       // before New York's); instants now compared in each provider's zone.

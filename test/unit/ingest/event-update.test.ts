@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { normaliseEvent, type RawEvent } from '../../../src/domain/event.js';
+import { upgradedDocument } from '../../../src/store/event-document.js';
+import type { EventDocument } from '../../../src/store/indices.js';
 import { writeOpOf, type WriteOp } from '../../../src/ingest/operations.js';
 import { buildEventUpdate, RETRY_ON_CONFLICT } from '../../../src/ingest/writer.js';
 
@@ -88,6 +90,23 @@ describe('buildEventUpdate (the bulk update that needs no script)', () => {
       expect(body.doc).not.toHaveProperty(field);
       expect(body.upsert).not.toHaveProperty(field);
     }
+  });
+
+  it('stores the response object as ready-made JSON; an earlier version (an object) upgrades to the same document (ADR 0017)', () => {
+    const summary = expect.objectContaining({ title: 'Camela en concierto', end_time: '21:30:00' });
+    const [, body] = buildEventUpdate('events', opFor(raw('online')), ctx);
+    expect(JSON.parse(body.doc.summary_json ?? 'null')).toEqual(summary);
+    expect(Object.keys(JSON.parse(body.doc.summary_json ?? '{}') as object)).toHaveLength(8);
+    expect(body.doc).not.toHaveProperty('summary');
+    const [, v2] = buildEventUpdate('events', opFor(raw('online')), { ...ctx, mappingVersion: 2 });
+    expect(v2.upsert.summary).toEqual(summary);
+    expect(v2.upsert).not.toHaveProperty('summary_json');
+    // Through a stored _source (key order kept), the migration writes what a run writes today.
+    const stored = JSON.parse(JSON.stringify(v2.upsert)) as EventDocument;
+    const { content_hash: _old, ...upgraded } = upgradedDocument(stored, 'UTC');
+    const { content_hash: _new, ...current } = body.upsert;
+    expect(upgraded).toEqual(current);
+    expect(upgraded.summary_json).toBe(body.upsert.summary_json);
   });
 
   it('offline: the doc never touches ever_online, the upsert starts it false', () => {
