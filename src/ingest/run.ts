@@ -15,13 +15,15 @@
  * operations (not the XML) for the length of the run.
  */
 import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withSpan } from '../observability/spans.js';
 import { normaliseEvent, type RejectionReason } from '../domain/event.js';
 import type { Logger } from '../observability/logger.js';
-import type { RunDocument } from '../store/indices.js';
+import { seenDayOf } from '../store/event-document.js';
+import type { FeedRecord, RunDocument } from '../store/indices.js';
 import { emptyRunCounts, type RunStore } from './run-store.js';
 import { writeOpOf, type WriteContext, type WriteOp } from './operations.js';
 import type { WriteStats } from './writer.js';
@@ -29,6 +31,7 @@ import { FeedError } from './errors.js';
 import { feedFormat, type FeedReader, type ParsedBaseEvent } from './formats/index.js';
 import { reportProgress } from './progress.js';
 import { readSpool, writeSpool } from './spool.js';
+import { receiveFeed, unchangedFeedRecord, type ReceivedFeed } from './feed-file.js';
 
 /** Where the bytes of the feed come from (the provider over HTTP, a fixture, a generator). */
 export interface FeedSource {
@@ -72,6 +75,15 @@ export interface RunDeps {
   maxRejectedRatio?: number;
   /** Interval of the `progress` log lines (default 5000 ms). */
   progressMs?: number;
+  /**
+   * Skip the parse and the writes when the feed's bytes equal those of the previous run, which
+   * succeeded the same UTC day (docs/adr/0016-*.md); needs `runs.previous`. Absent: every run
+   * parses and writes its feed.
+   */
+  unchangedFeeds?: {
+    /** Documents of this provider in the events index (the skip also needs them to be there). */
+    storedDocuments(): Promise<number>;
+  };
 }
 
 export interface RunResult {
@@ -83,6 +95,8 @@ export interface RunResult {
   duplicates: number;
   unknownElements: Record<string, number>;
   bytes: number;
+  /** The feed's bytes equalled the previous run's: nothing was parsed or written. */
+  feedUnchanged: boolean;
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {
@@ -193,6 +207,11 @@ class FeedSifter {
     return { total, byReason };
   }
 
+  /** Distinct identities of the feed: the event documents it maps to. */
+  get identities(): number {
+    return this.winners.size;
+  }
+
   /** Events decided after de-duplication (each identity once, plus those without one). */
   get decided(): number {
     return this.winners.size + this.unidentified;
@@ -242,19 +261,16 @@ interface FeedProgress {
 }
 
 /**
- * Phase 1: fetch, parse, normalise and de-duplicate; the write operations go to the spool file
- * (NDJSON). Nothing is written to Elasticsearch yet.
+ * Phase 0: fetch the feed into `file`, hashing its bytes (docs/adr/0016-*.md). Nothing is parsed
+ * yet.
  */
-async function spoolFeed(
+async function fetchFeed(
   deps: RunDeps,
   file: string,
-  sifter: FeedSifter,
-  counts: RunDocument['counts'],
-  progress: FeedProgress,
   log: Logger,
-  onReader: (reader: FeedReader) => void = () => undefined,
-): Promise<void> {
-  await withSpan('ingest.read_feed', { 'event_search.provider': deps.provider }, async (span) => {
+  onBytes: (total: number) => void,
+): Promise<ReceivedFeed> {
+  return withSpan('ingest.fetch_feed', { 'event_search.provider': deps.provider }, async (span) => {
     const feed = await deps.source.open(deps.signal);
     log.info(
       {
@@ -265,11 +281,34 @@ async function spoolFeed(
       },
       'feed response received',
     );
+    const received = await receiveFeed(feed.body, file, onBytes);
+    checkAborted(deps.signal);
+    span.setAttributes({ 'event_search.feed.bytes': received.bytes });
+    return received;
+  });
+}
+
+/**
+ * Phase 1: parse the received feed (`feedFile`), normalise and de-duplicate; the write operations
+ * go to the spool file (NDJSON). Nothing is written to Elasticsearch yet.
+ */
+async function spoolFeed(
+  deps: RunDeps,
+  feedFile: string,
+  file: string,
+  sifter: FeedSifter,
+  counts: RunDocument['counts'],
+  progress: FeedProgress,
+  log: Logger,
+  onReader: (reader: FeedReader) => void = () => undefined,
+): Promise<void> {
+  await withSpan('ingest.read_feed', { 'event_search.provider': deps.provider }, async (span) => {
     const reader = (deps.parser ?? feedFormat('xml').reader)();
     onReader(reader);
     const signal = deps.signal;
     async function* batches(): AsyncGenerator<WriteOp[]> {
-      for await (const base of reader.parse(feed.body)) {
+      const body = createReadStream(feedFile, { highWaterMark: 64 * 1024 });
+      for await (const base of reader.parse(body)) {
         checkAborted(signal);
         yield sifter.operationsOf(base);
       }
@@ -444,13 +483,33 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
   const dir = await mkdtemp(join(deps.spoolDir ?? tmpdir(), 'event-search-feed-'));
   let reader: FeedReader | null = null;
   const sent = { items: 0 };
+  let feedUnchanged = false;
+  let receivedBytes = 0;
   const stopProgress = reportProgress(log, deps.progressMs ?? 5_000, {
+    received: () => receivedBytes,
     parsed: () => reader?.stats.events ?? 0,
     written: () => sent.items,
   });
+  // Read while the feed downloads: the run before this one, to compare the bytes with.
+  const previous = deps.unchangedFeeds ? previousRun(deps, runId, log) : null;
   try {
+    const feedFile = join(dir, 'feed');
+    const received = await fetchFeed(deps, feedFile, log, (n) => (receivedBytes = n));
+    progress.bytes = received.bytes;
+    const day = seenDayOf(started.toISOString());
+    const unchanged = await unchangedFeed(deps, await previous, received, day, log);
+    if (unchanged) {
+      // Nothing to parse or write: the stored documents already hold what these bytes say.
+      feedUnchanged = true;
+      run.feed = unchanged.feed;
+      Object.assign(counts, unchanged.counts, { items_changed: 0, bulk_failures: 0 });
+      return await finish(null);
+    }
+    run.feed = { ...received, unchanged: false, written_day: day, documents: 0 };
     const file = join(dir, 'ops.ndjson');
-    await spoolFeed(deps, file, sifter, counts, progress, log, (r) => (reader = r));
+    await spoolFeed(deps, feedFile, file, sifter, counts, progress, log, (r) => (reader = r));
+    await rm(feedFile, { force: true });
+    run.feed.documents = sifter.identities;
     // The feed was complete: its rejections and duplicates count (a failed read records none, as
     // nothing of it is applied).
     const rejections = sifter.rejections();
@@ -490,14 +549,63 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
     stopProgress();
     await rm(dir, { recursive: true, force: true });
   }
+  return finish(error);
 
-  error = await recordEnd(deps, run, started, now(), error, log);
-  return {
-    run,
-    ok: error === null,
-    error,
-    duplicates: sifter.duplicates,
-    unknownElements: progress.unknownElements,
-    bytes: progress.bytes,
-  };
+  async function finish(failure: Error | null): Promise<RunResult> {
+    const recorded = await recordEnd(deps, run, started, now(), failure, log);
+    return {
+      run,
+      ok: recorded === null,
+      error: recorded,
+      duplicates: feedUnchanged ? (counts.duplicates ?? 0) : sifter.duplicates,
+      unknownElements: progress.unknownElements,
+      bytes: progress.bytes,
+      feedUnchanged,
+    };
+  }
+}
+
+/** The run before this one (null, with a warning, when it cannot be read: the full path follows). */
+async function previousRun(deps: RunDeps, runId: string, log: Logger): Promise<RunDocument | null> {
+  try {
+    return (await deps.runs.previous?.(deps.provider, runId)) ?? null;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log.warn({ phase: 'feed_unchanged', err: message }, 'could not read the previous run');
+    return null;
+  }
+}
+
+/**
+ * Whether the run can skip its feed (docs/adr/0016-*.md): the previous run succeeded on the same
+ * bytes the same UTC day and its documents are in the index. Returns what to record, or null.
+ */
+async function unchangedFeed(
+  deps: RunDeps,
+  previous: RunDocument | null,
+  received: ReceivedFeed,
+  day: string,
+  log: Logger,
+): Promise<{ feed: FeedRecord; counts: RunDocument['counts'] } | null> {
+  const feed = unchangedFeedRecord(previous, received, day);
+  if (!feed || !previous || !deps.unchangedFeeds) return null;
+  const stored = await deps.unchangedFeeds.storedDocuments();
+  if (stored < feed.documents) {
+    log.warn(
+      { phase: 'feed_unchanged', stored_documents: stored, documents: feed.documents },
+      'the feed is unchanged but the index lacks some of its documents: taking the full path',
+    );
+    return null;
+  }
+  log.info(
+    {
+      phase: 'feed_unchanged',
+      previous_run_id: previous.run_id,
+      sha256: received.sha256,
+      bytes: received.bytes,
+      written_day: feed.written_day,
+    },
+    `the feed is byte for byte the one of run ${previous.run_id}, written today: nothing parsed or written`,
+  );
+  return { feed, counts: previous.counts };
 }
