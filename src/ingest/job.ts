@@ -98,6 +98,7 @@ function logSummary(logger: Logger, result: RunResult, rootSpan: Span): void {
     outcome: run.outcome,
     duration_ms: run.duration_ms,
     counts: run.counts,
+    feed: run.feed,
     duplicates: result.duplicates,
     unknown_elements: result.unknownElements,
     bytes: result.bytes,
