@@ -36,7 +36,8 @@ export async function receiveFeed(
       yield chunk;
     }
   }
-  await pipeline(hashed, createWriteStream(file));
+  // Up to 1 MB queued for the disk: the download does not wait for each chunk's write.
+  await pipeline(hashed, createWriteStream(file, { highWaterMark: 1024 * 1024 }));
   return { sha256: hash.digest('hex'), bytes };
 }
 

@@ -5,7 +5,11 @@
  * a feed source (a byte stream), the streaming parser, an event sink (the bulk writer) and a run
  * store.
  *
- * One parse, two phases (docs/adr/0005-streaming-xml-parser.md): the body is streamed through the
+ * The body is first received into the run's temporary directory and hashed (src/ingest/feed-file.ts):
+ * bytes equal to those of the previous run, which succeeded the same UTC day, are neither parsed
+ * nor written (docs/adr/0016-unchanged-feed-and-ingest-cost.md).
+ *
+ * One parse, two phases (docs/adr/0005-streaming-xml-parser.md): the feed is streamed through the
  * parser, each event normalised, and the resulting write operations appended to a temporary spool
  * file as NDJSON (`spool.ts`); only when the whole feed has arrived and parsed cleanly, and passed
  * the format guard, are those operations read back and written (of the copies of one identity,
