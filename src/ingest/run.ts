@@ -190,8 +190,12 @@ class FeedSifter {
    * when another copy was (an online sighting counts, valid or not).
    */
   isWinner(op: WriteOp, ordinal: number): boolean {
-    const winner = this.winners.get(op.kind === 'event' ? op.event.id : op.identity.id);
+    const id = op.kind === 'event' ? op.event.id : op.identity.id;
+    const winner = this.winners.get(id);
     if (winner?.ordinal !== ordinal) return false;
+    // Later copies of this identity are not winners either: its entry is no longer needed, and the
+    // map shrinks while the operations are written (docs/adr/0016-*.md).
+    this.winners.delete(id);
     if (winner.online) {
       if (op.kind === 'rejected') op.online = true;
       else if (op.event.sell_mode !== 'online') op.sightedOnline = true;
