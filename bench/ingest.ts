@@ -13,7 +13,8 @@
  *  2. A feed ten times larger streamed by the provider simulator (generated on the fly): peak RSS,
  *     to show memory stays flat whatever the feed size.
  *
- * Needs Elasticsearch (ELASTICSEARCH_URL) and a build. `--small` runs both at a tiny size.
+ * Needs Elasticsearch (ELASTICSEARCH_URL) and a build. `--small` runs both at a tiny size. The
+ * ingester runs with the chart's V8 flags; `BENCH_NODE_FLAGS=''` runs it with V8's defaults.
  *
  *   npm run bench:ingest [-- --small]
  */
@@ -87,7 +88,11 @@ function cronJobNodeFlags(): string[] {
   return command[1].split('\n').flatMap((line) => line.match(/--max-[a-z-]+=\d+/) ?? []);
 }
 
-const NODE_FLAGS = cronJobNodeFlags();
+/** BENCH_NODE_FLAGS (space-separated, empty for V8's defaults) overrides them to compare. */
+const NODE_FLAGS =
+  process.env.BENCH_NODE_FLAGS === undefined
+    ? cronJobNodeFlags()
+    : process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean);
 
 /** Runs the ingest entry point once and reads its summary line. */
 async function ingest(providerUrl: string, prefix: string): Promise<IngestFigures> {
