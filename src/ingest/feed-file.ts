@@ -9,7 +9,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import type { FeedRecord, RunDocument } from '../store/indices.js';
 
 export interface ReceivedFeed {
   /** SHA-256 of the bytes (hex). */
@@ -39,22 +38,4 @@ export async function receiveFeed(
   // Up to 1 MB queued for the disk: the download does not wait for each chunk's write.
   await pipeline(hashed, createWriteStream(file, { highWaterMark: 1024 * 1024 }));
   return { sha256: hash.digest('hex'), bytes };
-}
-
-/**
- * The feed record of a run that may skip its feed: `previous` (the run that started last before
- * it) succeeded on the same bytes and its documents were written in full on `day` (the UTC day
- * this run would write as `last_seen_at`). Null when the run must take the full path. Pure; the
- * caller still checks the documents are in the index (`documents`).
- */
-export function unchangedFeedRecord(
-  previous: RunDocument | null,
-  received: ReceivedFeed,
-  day: string,
-): FeedRecord | null {
-  const feed = previous?.feed;
-  if (previous?.outcome !== 'succeeded' || !feed) return null;
-  if (feed.sha256 !== received.sha256 || feed.bytes !== received.bytes) return null;
-  if (feed.written_day !== day) return null;
-  return { ...feed, unchanged: true };
 }

@@ -35,18 +35,29 @@ import { FeedError } from './errors.js';
 import { feedFormat, type FeedReader, type ParsedBaseEvent } from './formats/index.js';
 import { reportProgress } from './progress.js';
 import { readSpool, writeSpool } from './spool.js';
-import { receiveFeed, unchangedFeedRecord, type ReceivedFeed } from './feed-file.js';
+import { receiveFeed, type ReceivedFeed } from './feed-file.js';
 
 /** Where the bytes of the feed come from (the provider over HTTP, a fixture, a generator). */
 export interface FeedSource {
-  open(signal?: AbortSignal): Promise<FeedBody>;
+  /**
+   * `held`: the validators of the copy the store already holds, when it may be trusted
+   * (docs/adr/0016-*.md); a source that can ask the provider conditionally answers `notModified`.
+   */
+  open(signal?: AbortSignal, held?: FeedValidators): Promise<FeedBody>;
 }
 
-export interface FeedBody {
+export interface FeedValidators {
+  etag?: string | null;
+  lastModified?: string | null;
+}
+
+export interface FeedBody extends FeedValidators {
   body: AsyncIterable<Uint8Array>;
   status?: number;
   contentType?: string | null;
   attempts?: number;
+  /** The provider said the copy held is current (HTTP 304): there is no body. */
+  notModified?: boolean;
 }
 
 export type { FeedReader } from './formats/index.js';
@@ -277,9 +288,11 @@ async function fetchFeed(
   file: string,
   log: Logger,
   onBytes: (total: number) => void,
-): Promise<ReceivedFeed> {
+  held: FeedRecord | null,
+): Promise<{ received: ReceivedFeed; feed: FeedBody }> {
   return withSpan('ingest.fetch_feed', { 'event_search.provider': deps.provider }, async (span) => {
-    const feed = await deps.source.open(deps.signal);
+    const validators = held ? { etag: held.etag, lastModified: held.last_modified } : undefined;
+    const feed = await deps.source.open(deps.signal, validators);
     log.info(
       {
         phase: 'feed_fetched',
@@ -289,10 +302,13 @@ async function fetchFeed(
       },
       'feed response received',
     );
+    if (feed.notModified && !validators) {
+      throw new FeedError('malformed', 'the provider answered 304 Not Modified to a plain request');
+    }
     const received = await receiveFeed(feed.body, file, onBytes);
     checkAborted(deps.signal);
     span.setAttributes({ 'event_search.feed.bytes': received.bytes });
-    return received;
+    return { received, feed };
   });
 }
 
@@ -498,22 +514,51 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
     parsed: () => reader?.stats.events ?? 0,
     written: () => sent.items,
   });
-  // Read while the feed downloads: the run before this one, to compare the bytes with.
-  const previous = deps.unchangedFeeds ? previousRun(deps, runId, log) : null;
   try {
-    const feedFile = join(dir, 'feed');
-    const received = await fetchFeed(deps, feedFile, log, (n) => (receivedBytes = n));
-    progress.bytes = received.bytes;
     const day = seenDayOf(started.toISOString());
-    const unchanged = await unchangedFeed(deps, await previous, received, day, log);
-    if (unchanged) {
+    const previous = deps.unchangedFeeds ? await previousRun(deps, runId, log) : null;
+    const held = await heldFeed(deps, previous, day, log);
+    const feedFile = join(dir, 'feed');
+    const { received, feed } = await fetchFeed(
+      deps,
+      feedFile,
+      log,
+      (n) => (receivedBytes = n),
+      held,
+    );
+    progress.bytes = received.bytes;
+    const same =
+      feed.notModified === true ||
+      (held?.sha256 === received.sha256 && held.bytes === received.bytes);
+    if (held && previous && same) {
       // Nothing to parse or write: the stored documents already hold what these bytes say.
+      log.info(
+        {
+          phase: 'feed_unchanged',
+          previous_run_id: previous.run_id,
+          not_modified: feed.notModified === true,
+          sha256: held.sha256,
+          bytes: held.bytes,
+          written_day: held.written_day,
+        },
+        feed.notModified
+          ? `the provider answered 304 Not Modified: the feed is the one of run ${previous.run_id}, written today; nothing parsed or written`
+          : `the feed is byte for byte the one of run ${previous.run_id}, written today: nothing parsed or written`,
+      );
       feedUnchanged = true;
-      run.feed = unchanged.feed;
-      Object.assign(counts, unchanged.counts, { items_changed: 0, bulk_failures: 0 });
+      progress.bytes = held.bytes;
+      run.feed = { ...held, unchanged: true };
+      Object.assign(counts, previous.counts, { items_changed: 0, bulk_failures: 0 });
       return await finish(null);
     }
-    run.feed = { ...received, unchanged: false, written_day: day, documents: 0 };
+    run.feed = {
+      ...received,
+      unchanged: false,
+      written_day: day,
+      documents: 0,
+      etag: feed.etag ?? null,
+      last_modified: feed.lastModified ?? null,
+    };
     const file = join(dir, 'ops.ndjson');
     await spoolFeed(deps, feedFile, file, sifter, counts, progress, log, (r) => (reader = r));
     await rm(feedFile, { force: true });
@@ -585,35 +630,26 @@ async function previousRun(deps: RunDeps, runId: string, log: Logger): Promise<R
 }
 
 /**
- * Whether the run can skip its feed (docs/adr/0016-*.md): the previous run succeeded on the same
- * bytes the same UTC day and its documents are in the index. Returns what to record, or null.
+ * The previous run's feed record when the stored documents are what its bytes say, as this run
+ * would write them (docs/adr/0016-*.md): that run succeeded, wrote them in full the same UTC day,
+ * and the index holds its documents. Null when the run must take the full path whatever it fetches.
  */
-async function unchangedFeed(
+async function heldFeed(
   deps: RunDeps,
   previous: RunDocument | null,
-  received: ReceivedFeed,
   day: string,
   log: Logger,
-): Promise<{ feed: FeedRecord; counts: RunDocument['counts'] } | null> {
-  const feed = unchangedFeedRecord(previous, received, day);
-  if (!feed || !previous || !deps.unchangedFeeds) return null;
+): Promise<FeedRecord | null> {
+  const feed = previous?.feed;
+  if (!deps.unchangedFeeds || previous?.outcome !== 'succeeded' || !feed) return null;
+  if (feed.written_day !== day) return null;
   const stored = await deps.unchangedFeeds.storedDocuments();
   if (stored < feed.documents) {
     log.warn(
       { phase: 'feed_unchanged', stored_documents: stored, documents: feed.documents },
-      'the feed is unchanged but the index lacks some of its documents: taking the full path',
+      'the index lacks some documents of the last feed: this run takes the full path',
     );
     return null;
   }
-  log.info(
-    {
-      phase: 'feed_unchanged',
-      previous_run_id: previous.run_id,
-      sha256: received.sha256,
-      bytes: received.bytes,
-      written_day: feed.written_day,
-    },
-    `the feed is byte for byte the one of run ${previous.run_id}, written today: nothing parsed or written`,
-  );
-  return { feed, counts: previous.counts };
+  return feed;
 }

@@ -139,6 +139,9 @@ export interface FeedRecord {
   written_day: string;
   /** Distinct event documents (identities) these bytes map to. */
   documents: number;
+  /** The provider's validators for these bytes (`ETag`, `Last-Modified`), when it sent them. */
+  etag?: string | null;
+  last_modified?: string | null;
 }
 
 const keyword: estypes.MappingProperty = { type: 'keyword' };
@@ -225,6 +228,8 @@ export const runsMappings: estypes.MappingTypeMapping = {
         unchanged: { type: 'boolean' },
         written_day: { type: 'date' },
         documents: { type: 'long' },
+        etag: { type: 'keyword', index: false },
+        last_modified: { type: 'keyword', index: false },
       },
     },
   },

@@ -6,6 +6,8 @@
  * history and documents).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import nock from 'nock';
+import { httpFeedSource } from '../../../src/ingest/feed-client.js';
 import type { EventSink } from '../../../src/ingest/run.js';
 import { bootstrapIndices, indexNames } from '../../../src/store/indices.js';
 import { getRun } from '../../../src/store/runs.js';
@@ -154,5 +156,70 @@ describe('the full path is taken', () => {
     expect(again.result.feedUnchanged).toBe(false);
     expect(again.handed.items).toBe(3);
     expect(again.result.run.counts.items_changed).toBe(0);
+  });
+});
+
+describe('a provider that sends validators (ETag, Last-Modified)', () => {
+  const HOST = 'http://provider.test';
+  const validators = { etag: '"v1"', 'last-modified': 'Mon, 06 May 2024 09:00:00 GMT' };
+  const source = httpFeedSource({
+    url: `${HOST}/feed`,
+    timeoutMs: 5_000,
+    idleTimeoutMs: 5_000,
+    retries: 0,
+  });
+  afterAll(() => {
+    nock.cleanAll();
+    nock.restore();
+  });
+
+  /**
+   * One run over the nock'd provider: a 200 answers only a request without validators, a 304 only
+   * one that sends them back (anything else finds no interceptor and fails the run).
+   */
+  async function runOver(provider: string, now: () => Date, status: 200 | 304) {
+    const scope =
+      status === 200
+        ? nock(HOST, { badheaders: ['if-none-match', 'if-modified-since'] })
+            .get('/feed')
+            .reply(200, fixture(1), { 'content-type': 'application/xml', ...validators })
+        : nock(HOST, {
+            reqheaders: {
+              'if-none-match': validators.etag,
+              'if-modified-since': validators['last-modified'],
+            },
+          })
+            .get('/feed')
+            .reply(304, '', validators);
+    const result = await ingest(client, names.prefix, source, { provider, now });
+    expect(result.error?.message).toBeUndefined();
+    scope.done();
+    return result;
+  }
+
+  it('are sent back the same day; a 304 is a run over an unchanged feed', async () => {
+    const provider = 'not-modified';
+    const first = await runOver(provider, at('2024-05-06', '10:00:00'), 200);
+    expect(first.run.feed).toMatchObject({
+      unchanged: false,
+      etag: '"v1"',
+      last_modified: validators['last-modified'],
+    });
+    const before = await indexTotal();
+
+    const second = await runOver(provider, at('2024-05-06', '10:01:00'), 304);
+    expect(second.feedUnchanged).toBe(true);
+    expect(second.run.counts).toEqual({
+      ...first.run.counts,
+      items_changed: 0,
+      bulk_failures: 0,
+    });
+    expect(second.run.feed).toEqual({ ...first.run.feed, unchanged: true });
+    expect(await indexTotal()).toBe(before);
+
+    // The next UTC day asks without validators and writes the new last_seen_at.
+    const next = await runOver(provider, at('2024-05-07', '00:01:00'), 200);
+    expect(next.feedUnchanged).toBe(false);
+    expect(next.run.counts.items_changed).toBe(3);
   });
 });
