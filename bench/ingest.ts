@@ -161,7 +161,7 @@ async function bareBulk(file: string, prefix: string): Promise<number> {
   );
   try {
     const names = await bootstrapIndices(client, prefix);
-    const seen = { runId: 'bare', seenAt: new Date().toISOString() };
+    const seen = { runId: 'bare', seenAt: new Date().toISOString(), timeZone: 'UTC' };
     const bodies: string[] = [];
     let chunk = '';
     for await (const base of new FeedParser().parse(createReadStream(file))) {

@@ -272,7 +272,7 @@ async function main(): Promise<void> {
           headers: { 'content-type': 'application/json' },
           setupRequest: (req) => {
             const query = Object.fromEntries(new URLSearchParams(esWindows()));
-            const window = parseSearchWindow(query, 'UTC');
+            const window = parseSearchWindow(query);
             return {
               ...req,
               body: JSON.stringify({

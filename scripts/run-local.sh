@@ -91,10 +91,12 @@ else
   started_es=1
 fi
 
+# Bootstrap, and move an index of an earlier version to the current one (ADR 0015).
+zones="$PROVIDER_NAME=$PROVIDER_TIMEZONE${SECOND_PROVIDER_NAME:+,$SECOND_PROVIDER_NAME=$SECOND_PROVIDER_TIMEZONE}"
 if ((pretty)); then
-  node "${NODE_FLAGS[@]}" dist/main/bootstrap.js | pretty_logs
+  MIGRATE_PROVIDER_TIMEZONES="$zones" node "${NODE_FLAGS[@]}" dist/main/migrate.js | pretty_logs
 else
-  node "${NODE_FLAGS[@]}" dist/main/bootstrap.js
+  MIGRATE_PROVIDER_TIMEZONES="$zones" node "${NODE_FLAGS[@]}" dist/main/migrate.js
 fi
 
 # Runs that finish from now on count as "the first ingest" (older ones may be in the index).

@@ -119,7 +119,7 @@ try {
   }
   // The ingester's own writer and run store: the stored documents are the mapper's.
   const stats = await writeEvents(operations(), {
-    client, index: names.eventsAlias, context: { runId: 'schemathesis-seed', seenAt: at },
+    client, index: names.eventsAlias, context: { runId: 'schemathesis-seed', seenAt: at, timeZone: 'UTC' },
   });
   if (stats.error || stats.failures) throw new Error(`seed write failed: ${stats.error ?? JSON.stringify(stats.sampleFailures)}`);
   await createRunStore(client, env.ES_INDEX_PREFIX).save({

@@ -63,6 +63,46 @@ export const bootstrapEnv = storeEnv.extend({
 export type BootstrapEnv = z.infer<typeof bootstrapEnv>;
 
 /**
+ * The events migration (`npm run migrate`, the chart's bootstrap hook Job; docs/adr/0015-*.md): the
+ * bootstrap's settings, each provider's zone, and how long to wait for a running ingest.
+ */
+export const migrateEnv = bootstrapEnv.extend({
+  /**
+   * `name=Zone` pairs, comma-separated (`primary=Europe/Madrid,second=America/New_York`): the zone
+   * of every provider whose events the old index holds (earlier versions stored none).
+   */
+  MIGRATE_PROVIDER_TIMEZONES: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      const zones = new Map<string, string>();
+      for (const pair of value
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean)) {
+        const [name = '', zone = ''] = pair.split('=').map((p) => p.trim());
+        if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(name) || !isKnownTimeZone(zone)) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            message: `${JSON.stringify(pair)} is not name=Zone (a provider name and an IANA time-zone name such as Europe/Madrid)`,
+          });
+        } else if (zones.has(name) && zones.get(name) !== zone) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            message: `provider ${name} is given two zones`,
+          });
+        } else zones.set(name, zone);
+      }
+      return zones;
+    }),
+  /** How long to wait for an ingest run that holds a provider's lease. */
+  MIGRATE_LEASE_WAIT_MS: z.coerce.number().int().min(0).default(240_000),
+  /** TTL of the leases the migration holds (as the ingester's). */
+  INGEST_LEASE_TTL_MS: z.coerce.number().int().min(1_000).default(60_000),
+});
+export type MigrateEnv = z.infer<typeof migrateEnv>;
+
+/**
  * Validates `env` against `schema`. Every problem is reported at once, each naming its variable.
  */
 export function parseEnv<S extends z.ZodTypeAny>(
@@ -188,14 +228,13 @@ export const ingestEnv = storeEnv.extend({
 export type IngestEnv = z.infer<typeof ingestEnv>;
 
 /**
- * Settings of the search API (`npm start`): the store settings plus the HTTP server, the time zone
- * of the provider's wall-clock times, the search cache and shutdown. The API's Elasticsearch timeout
+ * Settings of the search API (`npm start`): the store settings plus the HTTP server, the search
+ * cache and shutdown (no time zone: each event carries its own, docs/adr/0004-*.md). The API's Elasticsearch timeout
  * defaults to 500 ms so that an outage gives a fast 503 instead of a hanging request.
  */
 export const apiEnv = storeEnv
   .extend({
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-    PROVIDER_TIMEZONE: timeZone,
     ES_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(500),
     /** Hits per Elasticsearch page (search_after); bounds the memory of one page. */
     SEARCH_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(1_000),

@@ -36,7 +36,6 @@ export { readOpenApiYaml } from './docs-page.js';
 /** The settings of the app: the API's configuration (see `apiEnv`). */
 export type AppSettings = Pick<
   ApiEnv,
-  | 'PROVIDER_TIMEZONE'
   | 'FRESHNESS_POLL_MS'
   | 'RETRY_AFTER_SECONDS'
   | 'RATE_LIMIT_ENABLED'
@@ -115,7 +114,6 @@ export function createApp(settings: AppSettings, parts: AppParts): Koa<ApiState>
   const router = new Router<ApiState>({ methods: [...METHODS] });
   searchRoute(router, {
     cache: parts.cache,
-    providerTimeZone: settings.PROVIDER_TIMEZONE,
     cacheMaxAgeSeconds: settings.FRESHNESS_POLL_MS / 1000,
     guard: sheddingGuard(settings, parts, metrics),
   });

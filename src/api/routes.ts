@@ -20,8 +20,6 @@ const WINDOW_MEMO_ENTRIES = 10_000;
 
 export interface SearchRouteOptions {
   cache: Pick<SearchCache, 'answer'>;
-  /** IANA zone of the provider's wall-clock times (`PROVIDER_TIMEZONE`), already validated. */
-  providerTimeZone: string;
   /** `max-age` of search answers: how long before this replica may have newer data. */
   cacheMaxAgeSeconds: number;
   /** Wraps the handler (load shedding), inside the route so tracing shows one route span. */
@@ -31,14 +29,14 @@ export interface SearchRouteOptions {
 /** `GET /search` (and HEAD). */
 export function searchRoute(router: Router<ApiState>, opts: SearchRouteOptions): void {
   const maxAge = Math.max(0, Math.ceil(opts.cacheMaxAgeSeconds));
-  // Parsing a window (time-zone conversion) costs more than answering it from the cache: popular
+  // Parsing a window costs more than answering it from the cache: popular
   // query strings are parsed once (least recently used out first).
   const windows = new LRUCache<string, SearchWindow>({ max: WINDOW_MEMO_ENTRIES });
   const windowOf = (ctx: Koa.Context): SearchWindow => {
     const raw = ctx.querystring;
     let window = windows.get(raw);
     if (!window) {
-      window = parseSearchWindow(ctx.query, opts.providerTimeZone);
+      window = parseSearchWindow(ctx.query);
       windows.set(raw, window);
     }
     return window;

@@ -110,7 +110,6 @@ export function createSearchService(config: ApiEnv, opts: SearchServiceOptions =
         port: portOf(server),
         elasticsearch: redactUrl(config.ELASTICSEARCH_URL),
         alias: names.eventsAlias,
-        provider_timezone: config.PROVIDER_TIMEZONE,
         rate_limit: config.RATE_LIMIT_ENABLED
           ? `${config.RATE_LIMIT_MAX}/${config.RATE_LIMIT_WINDOW_MS}ms per client`
           : 'off',

@@ -129,6 +129,7 @@ export function ingestRunDeps(
   const alias = indexNames(env.ES_INDEX_PREFIX).eventsAlias;
   return {
     provider: env.PROVIDER_NAME,
+    timeZone: env.PROVIDER_TIMEZONE,
     providerUrl: redactUrl(env.PROVIDER_URL),
     source: parts.source ?? providerFeed(env, parts.logger),
     parser: feedFormat(env.PROVIDER_FORMAT).reader,

@@ -68,6 +68,8 @@ export type EventSink = (ops: AsyncIterable<WriteOp>, context: WriteContext) => 
 export interface RunDeps {
   /** Provider name: part of every event's identity. */
   provider: string;
+  /** IANA zone of the provider's wall-clock times: each event's instants are computed with it. */
+  timeZone: string;
   /** The feed's URL as it may be shown (no credentials), for the run record. */
   providerUrl: string;
   source: FeedSource;
@@ -571,7 +573,7 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
     counts.duplicates = sifter.duplicates;
     checkRejectedShare(sifter, rejections, deps.maxRejectedRatio ?? 0.5, log);
 
-    const context = { runId, seenAt: started.toISOString() };
+    const context = { runId, seenAt: started.toISOString(), timeZone: deps.timeZone };
     const written = await writeSpooled(deps, file, context, sifter, sent);
     sifter.forgetIds();
     counts.events_upserted = written.eventsWritten;

@@ -24,14 +24,45 @@ import {
   type NormalisedEvent,
   type RejectionReason,
 } from '../domain/event.js';
+import { instantOf, type LocalDateTime } from '../domain/local-time.js';
 import { createHash } from 'node:crypto';
-import type { EventDocument } from './indices.js';
+import { EVENTS_MAPPING_VERSION, type EventDocument } from './indices.js';
 
 /** Who wrote the document and when: the same for every event of one ingest run. */
 export interface SeenBy {
   runId: string;
   /** UTC instant of the run (ISO 8601), written as first seen (and, to the day, as last seen). */
   seenAt: string;
+  /**
+   * The IANA zone of the provider's wall-clock times (`PROVIDER_TIMEZONE` of the run), stored with
+   * each event and used to compute its period as instants (docs/adr/0004-*.md).
+   */
+  timeZone: string;
+  /**
+   * The events mapping version to write for (default: this code's). Before 3 a document has no
+   * zone and no instants: only tests write so, to build an earlier release's index to migrate.
+   */
+  mappingVersion?: number;
+}
+
+/** The fields a period in wall-clock time adds in `zone` (docs/adr/0004-*.md). Pure. */
+export function timeFieldsOf(
+  period: { gte: string; lte: string | null },
+  zone: string,
+): Pick<EventDocument, 'timezone' | 'instants' | 'starts_at_instant'> {
+  const gte = instantOf(period.gte as LocalDateTime, zone);
+  const lte = period.lte === null ? null : instantOf(period.lte as LocalDateTime, zone);
+  return { timezone: zone, instants: { gte, lte }, starts_at_instant: gte };
+}
+
+/**
+ * A document of an earlier events index (v1, v2: no zone, no instants) as the current version
+ * stores it, its instants computed with `zone`, its provider's (the migration, src/store/migrate.ts).
+ * A document without a period (an event only ever rejected) has no instants either. Pure.
+ */
+export function upgradedDocument(old: EventDocument, zone: string): EventDocument {
+  if (!old.period) return old;
+  return { ...old, ...timeFieldsOf(old.period, zone) };
 }
 
 /** The UTC day of an instant, as stored in `last_seen_at` (ISO 8601 at midnight UTC). Pure. */
@@ -85,6 +116,9 @@ export function acceptedEventUpdate(
     starts_at: e.starts_at,
     ends_at: e.ends_at,
     period: periodOf(e),
+    ...((seen.mappingVersion ?? EVENTS_MAPPING_VERSION) >= 3
+      ? timeFieldsOf(periodOf(e), seen.timeZone)
+      : {}),
     sell_from: e.sell_from,
     sell_to: e.sell_to,
     sold_out: e.sold_out,

@@ -16,8 +16,10 @@ import type { EventIdentity, EventSummary, RejectionReason } from '../domain/eve
 /**
  * Bump when the events mapping changes incompatibly; bootstrap then creates the new index.
  * 2: `available_capacity` is a `long` (capacities up to 2^53 - 1; docs/adr/0002-*.md).
+ * 3: `timezone`, `instants` and `starts_at_instant`: the period as instants (docs/adr/0004-*.md);
+ *    filled from an earlier version by `npm run migrate` (docs/adr/0015-*.md).
  */
-export const EVENTS_MAPPING_VERSION = 2;
+export const EVENTS_MAPPING_VERSION = 3;
 
 export interface IndexNames {
   prefix: string;
@@ -30,11 +32,15 @@ export interface IndexNames {
   leaseIndex: string;
 }
 
-export function indexNames(prefix: string): IndexNames {
+/**
+ * The names under `prefix`; `version`: the events index of another mapping version (the
+ * migration's source, tests building an earlier version's layout).
+ */
+export function indexNames(prefix: string, version = EVENTS_MAPPING_VERSION): IndexNames {
   return {
     prefix,
     eventsAlias: `${prefix}-events`,
-    eventsIndex: `${prefix}-events-v${EVENTS_MAPPING_VERSION}`,
+    eventsIndex: `${prefix}-events-v${version}`,
     eventsTemplate: `${prefix}-events`,
     runsIndex: `${prefix}-runs`,
     runsTemplate: `${prefix}-runs`,
@@ -59,6 +65,15 @@ export interface EventDocument extends EventIdentity {
    * (unbounded) for an open-ended event.
    */
   period?: { gte: string; lte: string | null };
+  /** The IANA zone of the provider's wall-clock times, with which `instants` were computed. */
+  timezone?: string;
+  /**
+   * The period as instants (milliseconds since the epoch), computed at ingest with `timezone`: the
+   * field query bounds with an offset are compared with (docs/adr/0004-*.md).
+   */
+  instants?: { gte: number; lte: number | null };
+  /** `instants.gte` again, as a sortable date: results are ordered by start instant, then id. */
+  starts_at_instant?: number;
   sell_from?: string | null;
   sell_to?: string | null;
   sold_out?: boolean;
@@ -167,6 +182,9 @@ export const eventsMappings: estypes.MappingTypeMapping = {
       type: 'date_range',
       format: 'strict_date_hour_minute_second||strict_date_optional_time',
     },
+    timezone: keyword,
+    instants: { type: 'date_range', format: 'epoch_millis' },
+    starts_at_instant: { type: 'date', format: 'epoch_millis' },
     sell_from: localDate,
     sell_to: localDate,
     sold_out: { type: 'boolean' },
@@ -194,6 +212,18 @@ export const eventsMappings: estypes.MappingTypeMapping = {
     },
   },
 };
+
+/**
+ * The events mapping of an earlier version, to build its layout (tests of the migration): v2 has
+ * no time fields of v3, v1 also maps `available_capacity` as an `integer`.
+ */
+export function eventsMappingsOf(version: number): estypes.MappingTypeMapping {
+  if (version >= EVENTS_MAPPING_VERSION) return eventsMappings;
+  const { timezone, instants, starts_at_instant, ...v2 } = eventsMappings.properties ?? {};
+  const properties =
+    version >= 2 ? v2 : { ...v2, available_capacity: { type: 'integer' as const } };
+  return { ...eventsMappings, properties };
+}
 
 export const runsMappings: estypes.MappingTypeMapping = {
   dynamic: 'strict',
@@ -261,6 +291,11 @@ export interface BootstrapOptions {
   replicas?: number;
   /** `refresh_interval` of every index (`ES_INDEX_REFRESH_INTERVAL`; default `1s`). */
   refreshInterval?: string;
+  /**
+   * The events mapping version to lay out (default: this code's, `EVENTS_MAPPING_VERSION`); an
+   * earlier one builds what an earlier release did (tests of the migration).
+   */
+  mappingVersion?: number;
 }
 
 /**
@@ -274,7 +309,9 @@ export async function bootstrapIndices(
   prefix: string,
   opts: BootstrapOptions = {},
 ): Promise<IndexNames> {
-  const names = indexNames(prefix);
+  const version = opts.mappingVersion ?? EVENTS_MAPPING_VERSION;
+  const names = indexNames(prefix, version);
+  const mappings = eventsMappingsOf(version);
   const dynamic = {
     number_of_replicas: opts.replicas ?? 0,
     refresh_interval: opts.refreshInterval ?? '1s',
@@ -283,10 +320,10 @@ export async function bootstrapIndices(
     name: names.eventsTemplate,
     index_patterns: [`${prefix}-events-v*`],
     priority: 500,
-    version: TEMPLATES_VERSION,
+    version: version * 100 + 1,
     template: {
       settings: { number_of_shards: opts.shards ?? 1, ...dynamic },
-      mappings: eventsMappings,
+      mappings,
     },
   });
   await client.indices.putIndexTemplate({
@@ -300,7 +337,7 @@ export async function bootstrapIndices(
   // An index created now has its template's mappings; fields added to the current mappings since an
   // existing one was created reach it here (adding a field is compatible: no new version needed).
   if (!(await createIfMissing(client, names.eventsIndex))) {
-    await client.indices.putMapping({ index: names.eventsIndex, ...eventsMappings });
+    await client.indices.putMapping({ index: names.eventsIndex, ...mappings });
   }
   if (!(await createIfMissing(client, names.runsIndex))) {
     await client.indices.putMapping({ index: names.runsIndex, ...runsMappings });

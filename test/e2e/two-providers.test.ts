@@ -1,11 +1,14 @@
 /**
  * Two providers as real processes (docs/adr/0014-many-providers.md): the provider simulator serves
  * the XML feed (`/feed`) and the same events as NDJSON (`/feed.ndjson`); the ingest entry point
- * runs once for each provider (`PROVIDER_FORMAT=xml` and `ndjson`); the API, queried over HTTP,
- * finds both providers' events through /search (the same base event and event ids: two events,
- * two ids) and shows each provider's freshness on /metrics.
+ * runs once for each provider (`PROVIDER_FORMAT=xml` in Europe/Madrid and `ndjson` in
+ * America/New_York); the API, queried over HTTP, finds both providers' events through /search (the
+ * same base event and event ids: two events, two ids), ordered by start instant; a window of
+ * instants returns each event according to its own provider's zone, a window without offsets
+ * compares wall clocks (docs/adr/0004-*.md); and /metrics shows each provider's freshness.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { eventId } from '../../src/domain/event.js';
 import { dropPrefix, testClient, testStoreEnv } from '../support/es.js';
 import { eventually, freePort, node, runToEnd, stop, type Proc } from '../support/processes.js';
 
@@ -40,6 +43,29 @@ afterAll(async () => {
   await dropPrefix(client, store.ES_INDEX_PREFIX);
   await client.close();
 });
+
+/** The provider of a served event id (the samples' identities, for both providers). */
+function providerOf(id: string): string {
+  const pairs = [
+    ['291', '291'],
+    ['322', '322'],
+    ['322', '1642'],
+    ['1591', '1591'],
+    ['1591', '1642'],
+  ];
+  for (const provider of ['madrid', 'json']) {
+    if (pairs.some(([base = '', event = '']) => eventId(provider, base, event) === id))
+      return provider;
+  }
+  return `unknown ${id}`;
+}
+
+async function served(query: string): Promise<string[]> {
+  const res = await fetch(`http://127.0.0.1:${apiPort}/search?${query}`);
+  expect({ query, status: res.status }).toEqual({ query, status: 200 });
+  const body = (await res.json()) as { data: { events: Served[] } };
+  return body.data.events.map((e) => `${providerOf(e.id)} ${e.title}`);
+}
 
 describe('an XML and an NDJSON provider side by side', () => {
   const common = () => ({
@@ -88,8 +114,15 @@ describe('an XML and an NDJSON provider side by side', () => {
       expect({ title, ids: new Set(same.map((e) => e.id)).size }).toEqual({ title, ids: 2 });
     }
     expect(events).toHaveLength(6);
-    const order = events.map((e) => `${e.start_date}T${e.start_time ?? ''}|${e.id}`);
-    expect(order).toEqual([...order].sort());
+    // By start instant: each event in Madrid (UTC+1/+2) starts 6 hours before New York's (UTC-5/-4).
+    expect(events.map((e) => `${providerOf(e.id)} ${e.title}`)).toEqual([
+      'madrid Pantomima Full',
+      'json Pantomima Full',
+      'madrid Camela en concierto',
+      'json Camela en concierto',
+      'madrid Los Morancos',
+      'json Los Morancos',
+    ]);
 
     const metrics = await eventually(
       async () => {
@@ -110,4 +143,28 @@ describe('an XML and an NDJSON provider side by side', () => {
       );
     }
   }, 40_000);
+
+  it("compares instants with each event's instants in its provider's zone, wall clocks as written", async () => {
+    // Camela is 21:00-22:00 on 2021-06-30 for both: 19:00Z-20:00Z in Madrid (CEST), 01:00Z-02:00Z
+    // the next day in New York (EDT).
+    expect(await served('starts_at=2021-06-30T19:00:00Z&ends_at=2021-06-30T20:00:00Z')).toEqual([
+      'madrid Camela en concierto',
+    ]);
+    expect(
+      await served('starts_at=2021-06-30T21:00:00-04:00&ends_at=2021-06-30T22:00:00-04:00'),
+    ).toEqual(['json Camela en concierto']);
+    expect(await served('starts_at=2021-06-30T19:00:00Z&ends_at=2021-07-01T02:00:00Z')).toEqual([
+      'madrid Camela en concierto',
+      'json Camela en concierto',
+    ]);
+    // Without offsets: 21:00-22:00 where each event happens, so both.
+    expect(await served('starts_at=2021-06-30T21:00:00&ends_at=2021-06-30T22:00:00')).toEqual([
+      'madrid Camela en concierto',
+      'json Camela en concierto',
+    ]);
+    // Mixed: from an instant (Madrid's start) to a wall-clock end.
+    expect(await served('starts_at=2021-06-30T19:30:00Z&ends_at=2021-06-30T22:00:00')).toEqual([
+      'json Camela en concierto',
+    ]);
+  }, 20_000);
 });

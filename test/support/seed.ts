@@ -24,11 +24,17 @@ export interface WriteOptions {
   runId?: string;
   /** The run's instant (first/last seen). */
   at?: string;
+  /** The provider's zone (`PROVIDER_TIMEZONE` of the run; default UTC). */
+  timeZone?: string;
+  /** Write the documents of an earlier mapping version (src/store/event-document.ts). */
+  mappingVersion?: number;
+  /** The provider (default `PROVIDER`). */
+  provider?: string;
 }
 
-async function* operations(raws: RawEvent[]): AsyncGenerator<WriteOp> {
+async function* operations(raws: RawEvent[], provider: string): AsyncGenerator<WriteOp> {
   for (const raw of raws) {
-    const op = writeOpOf(raw, normaliseEvent(PROVIDER, raw));
+    const op = writeOpOf(raw, normaliseEvent(provider, raw));
     if (!op) throw new Error(`cannot seed an event without identity: ${JSON.stringify(raw)}`);
     yield op;
   }
@@ -44,12 +50,14 @@ export async function writeRawEvents(
   raws: RawEvent[],
   opts: WriteOptions = {},
 ): Promise<void> {
-  const stats = await writeEvents(operations(raws), {
+  const stats = await writeEvents(operations(raws, opts.provider ?? PROVIDER), {
     client,
     index: names.eventsAlias,
     context: {
       runId: opts.runId ?? 'seed-run',
       seenAt: opts.at ?? '2021-08-01T00:00:00.000Z',
+      timeZone: opts.timeZone ?? 'UTC',
+      ...(opts.mappingVersion === undefined ? {} : { mappingVersion: opts.mappingVersion }),
     },
   });
   if (stats.error || stats.failures > 0) {
@@ -67,6 +75,24 @@ export async function seedEvents(
 ): Promise<IndexNames> {
   const names = await bootstrapIndices(client, prefix);
   await writeRawEvents(client, names, raws);
+  return names;
+}
+
+/**
+ * The layout and events of an earlier release (events mapping `version`: 1 or 2), written by the
+ * real writer as that release wrote them (no zone, no instants), one run per provider: what the
+ * migration (src/store/migrate-events.ts) starts from. Returns the names of that version.
+ */
+export async function seedEarlierVersion(
+  client: Client,
+  prefix: string,
+  version: number,
+  byProvider: Record<string, RawEvent[]>,
+): Promise<IndexNames> {
+  const names = await bootstrapIndices(client, prefix, { mappingVersion: version });
+  for (const [provider, raws] of Object.entries(byProvider)) {
+    await writeRawEvents(client, names, raws, { provider, mappingVersion: version });
+  }
   return names;
 }
 

@@ -4,6 +4,7 @@ import {
   bootstrapEnv,
   ConfigError,
   ingestEnv,
+  migrateEnv,
   parseEnv,
   storeEnv,
 } from '../../src/config.js';
@@ -84,6 +85,14 @@ describe('configuration errors never echo a secret', () => {
     expect(message).not.toMatch(/s3cr3t|t0ken|elastic:|feed:/);
   });
 
+  it("refuses an ingester's PROVIDER_TIMEZONE that is no IANA zone, naming it", () => {
+    expect(
+      issuesOf(ingestEnv, { PROVIDER_URL: 'http://p.test/', PROVIDER_TIMEZONE: 'CEST+2' }),
+    ).toMatch(
+      /PROVIDER_TIMEZONE \("CEST\+2"\): must be an IANA time-zone name such as UTC or Europe\/Madrid/,
+    );
+  });
+
   it('still shows the value of an ordinary variable', () => {
     expect(issuesOf(storeEnv, { ES_INDEX_PREFIX: 'Bad Prefix' })).toMatch(
       /ES_INDEX_PREFIX \("Bad Prefix"\)/,
@@ -116,5 +125,31 @@ describe('parseEnv(bootstrapEnv)', () => {
       /ES_INDEX_REFRESH_INTERVAL \("1 second"\): must be an Elasticsearch time/,
     );
     expect(() => parseEnv(bootstrapEnv, { ES_INDEX_REPLICAS: '-1' })).toThrow(/ES_INDEX_REPLICAS/);
+  });
+});
+
+describe('parseEnv(migrateEnv)', () => {
+  it('reads each provider zone, none by default', () => {
+    expect(parseEnv(migrateEnv, {}).MIGRATE_PROVIDER_TIMEZONES).toEqual(new Map());
+    const env = parseEnv(migrateEnv, {
+      MIGRATE_PROVIDER_TIMEZONES: ' primary=Europe/Madrid, second=America/New_York,',
+    });
+    expect([...env.MIGRATE_PROVIDER_TIMEZONES]).toEqual([
+      ['primary', 'Europe/Madrid'],
+      ['second', 'America/New_York'],
+    ]);
+    expect(env).toMatchObject({ MIGRATE_LEASE_WAIT_MS: 240_000, INGEST_LEASE_TTL_MS: 60_000 });
+  });
+
+  it('refuses a pair that is not name=Zone, or two zones for one provider, naming the variable', () => {
+    expect(() => parseEnv(migrateEnv, { MIGRATE_PROVIDER_TIMEZONES: 'primary=CEST+2' })).toThrow(
+      /MIGRATE_PROVIDER_TIMEZONES .*"primary=CEST\+2" is not name=Zone/,
+    );
+    expect(() => parseEnv(migrateEnv, { MIGRATE_PROVIDER_TIMEZONES: 'Europe/Madrid' })).toThrow(
+      /is not name=Zone/,
+    );
+    expect(() =>
+      parseEnv(migrateEnv, { MIGRATE_PROVIDER_TIMEZONES: 'a=UTC,a=Europe/Madrid' }),
+    ).toThrow(/provider a is given two zones/);
   });
 });

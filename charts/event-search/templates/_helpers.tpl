@@ -427,3 +427,23 @@ CronJob, under its old name (an upgrade keeps it). Each entry gets `cronJobName`
 {{- end }}
 {{- toJson $out }}
 {{- end }}
+
+{{/*
+MIGRATE_PROVIDER_TIMEZONES of the bootstrap Job: `name=Zone` of every provider of the chart
+(event-search.providers) and of bootstrap.providerTimezones (providers removed from the list whose
+events are kept), comma-separated. A name in both takes the provider list's zone.
+*/}}
+{{- define "event-search.providerTimezones" -}}
+{{- $zones := dict }}
+{{- range $name, $zone := (.Values.bootstrap.providerTimezones | default dict) }}
+{{- $_ := set $zones $name $zone }}
+{{- end }}
+{{- range $p := (include "event-search.providers" . | fromJsonArray) }}
+{{- $_ := set $zones $p.name $p.timeZone }}
+{{- end }}
+{{- $pairs := list }}
+{{- range $name := (keys $zones | sortAlpha) }}
+{{- $pairs = append $pairs (printf "%s=%s" $name (get $zones $name)) }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}

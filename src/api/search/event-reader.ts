@@ -2,15 +2,15 @@
  * The read side of the events index: every event inside a search window, in order, in pages.
  *
  * Stored documents (written by the ingester, see src/store/indices.ts) carry `ever_online`, a
- * `period` date_range `[starts_at, ends_at]` in venue-local wall-clock time without offset, and the
- * ready-made response object in `summary`. A window matches an event when the event's period lies
- * within it (docs/adr/0004-time-zones-and-range-semantics.md).
+ * `period` date_range `[starts_at, ends_at]` in venue-local wall-clock time without offset, the
+ * same period as `instants`, and the ready-made response object in `summary`. A window matches an
+ * event when the event's period lies within it (docs/adr/0004-time-zones-and-range-semantics.md).
  */
 import type { estypes } from '@elastic/elasticsearch';
 import type { Client } from '../../store/client.js';
 import type { IndexNames } from '../../store/indices.js';
 import type { EventSummary } from '../../domain/event.js';
-import type { SearchWindow } from '../../domain/search-window.js';
+import type { SearchWindow, WindowBound } from '../../domain/search-window.js';
 import type { Bulkhead } from './bulkhead.js';
 
 /** Observes each Elasticsearch request (the API's metrics); optional. */
@@ -33,23 +33,46 @@ export interface EventReaderOptions {
 
 export interface EventReader {
   /**
-   * Every event inside `window`, ordered by start then id, one page (array) at a time. Stop
+   * Every event inside `window`, ordered by start instant then id, one page (array) at a time. Stop
    * iterating early and the underlying point in time is released.
    */
   pages(window: SearchWindow): AsyncGenerator<EventSummary[], void, undefined>;
 }
 
-/** The Elasticsearch query for a window (exported for tests and the ADR). */
+/** The stored period a bound is compared with: the wall clock (`period`) or `instants`. */
+function fieldOf(bound: WindowBound): 'period' | 'instants' {
+  return bound.kind === 'wall' ? 'period' : 'instants';
+}
+
+/** `instants` are mapped `epoch_millis`: an instant is sent as its milliseconds. */
+function valueOf(bound: WindowBound): string {
+  return bound.kind === 'wall' ? bound.local : String(bound.ms);
+}
+
+/**
+ * The Elasticsearch query for a window (exported for tests and the ADR): `within` on the field of
+ * each bound; a window with one bound of each kind is two `within` queries with one open side each.
+ */
 export function windowQuery(window: SearchWindow): estypes.QueryDslQueryContainer {
   const filter: estypes.QueryDslQueryContainer[] = [{ term: { ever_online: true } }];
-  if (window.startsAt === null && window.endsAt === null) {
+  const { startsAt, endsAt } = window;
+  if (startsAt === null && endsAt === null) {
     filter.push({ exists: { field: 'period' } });
-  } else {
-    const range: estypes.QueryDslDateRangeQuery = { relation: 'within' };
-    if (window.startsAt !== null) range.gte = window.startsAt;
-    if (window.endsAt !== null) range.lte = window.endsAt;
-    filter.push({ range: { period: range } });
+    return { bool: { filter } };
   }
+  const ranges = new Map<'period' | 'instants', estypes.QueryDslDateRangeQuery>();
+  const rangeOn = (bound: WindowBound) => {
+    const field = fieldOf(bound);
+    let range = ranges.get(field);
+    if (!range) {
+      range = { relation: 'within' };
+      ranges.set(field, range);
+    }
+    return range;
+  };
+  if (startsAt !== null) rangeOn(startsAt).gte = valueOf(startsAt);
+  if (endsAt !== null) rangeOn(endsAt).lte = valueOf(endsAt);
+  for (const [field, range] of ranges) filter.push({ range: { [field]: range } });
   return { bool: { filter } };
 }
 
@@ -61,7 +84,16 @@ function hitsOf<T>(res: estypes.SearchResponse<T>): estypes.SearchHit<T>[] {
   return (res as Partial<estypes.SearchResponse<T>>).hits?.hits ?? [];
 }
 
-const SORT: estypes.SortCombinations[] = [{ starts_at: 'asc' }, { id: 'asc' }];
+/**
+ * By start instant, then id (a total order, for search_after). `starts_at` between them orders two
+ * events of one instant by wall clock, and alone orders an index of an earlier mapping version,
+ * which has no instants (during the migration, docs/adr/0015-*.md), as that version did.
+ */
+const SORT: estypes.SortCombinations[] = [
+  { starts_at_instant: { order: 'asc', unmapped_type: 'date' } },
+  { starts_at: 'asc' },
+  { id: 'asc' },
+];
 
 interface SummarySource {
   summary?: EventSummary;

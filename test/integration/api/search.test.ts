@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Response } from 'supertest';
 import type { RawEvent } from '../../../src/domain/event.js';
 import { emptyRunCounts } from '../../../src/ingest/run-store.js';
-import { indexNames, type IndexNames } from '../../../src/store/indices.js';
+import { bootstrapIndices, indexNames, type IndexNames } from '../../../src/store/indices.js';
 import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
 import { expectContract } from '../../support/openapi.js';
 import {
@@ -136,22 +136,26 @@ describe('GET /search (samples)', () => {
     ]);
   });
 
-  it('converts bounds into PROVIDER_TIMEZONE (Europe/Madrid)', async () => {
-    // 322 is 20:00-21:30 Madrid time on 2021-02-10 (CET, UTC+1) = 19:00Z-20:30Z.
-    const madrid = buildApi({ names, env: { PROVIDER_TIMEZONE: 'Europe/Madrid' } });
-    const utc = api();
+  it("compares an instant with each event's instants, computed in its provider's zone", async () => {
+    // 322 written by a provider in Madrid: 20:00-21:30 on 2021-02-10 (CET, UTC+1) = 19:00Z-20:30Z.
+    const madridNames = await bootstrapIndices(client, `${env.ES_INDEX_PREFIX}-madrid`);
+    await writeRawEvents(client, madridNames, [RAW_322], { timeZone: 'Europe/Madrid' });
+    const madrid = buildApi({ names: madridNames });
     const q = 'starts_at=2021-02-10T19:00:00Z&ends_at=2021-02-10T20:30:00Z';
     expect(titles(await search(madrid, q))).toEqual(['Pantomima Full']);
-    expect(titles(await search(utc, q))).toEqual([]); // 19:00-20:30 wall clock cuts it
+    // The samples' provider is in UTC: 20:00-21:30Z is cut by that window.
+    expect(titles(await search(api(), q))).toEqual([]);
     // The same instants written with Madrid's offset (a "+" must be sent as %2B).
     const withOffset = 'starts_at=2021-02-10T20:00:00%2B01:00&ends_at=2021-02-10T21:30:00%2B01:00';
     expect(titles(await search(madrid, withOffset))).toEqual(['Pantomima Full']);
-    // Without an offset a bound is read as Madrid wall-clock time.
+    // Without an offset a bound is compared with the event's own wall clock, in both zones.
     const local = 'starts_at=2021-02-10T20:00:00&ends_at=2021-02-10T21:30:00';
     expect(titles(await search(madrid, local))).toEqual(['Pantomima Full']);
+    expect(titles(await search(api(), local))).toEqual(['Pantomima Full']);
     // One second less at the end cuts it.
     const tight = 'starts_at=2021-02-10T19:00:00Z&ends_at=2021-02-10T20:29:59Z';
     expect(titles(await search(madrid, tight))).toEqual([]);
+    await dropPrefix(client, madridNames.prefix);
   });
 
   describe('refuses bad queries with 400 and a code', () => {
@@ -200,12 +204,12 @@ describe('GET /search (samples)', () => {
   });
 
   it('gives equal windows one cache entry, and the same ETag on every replica', async () => {
-    const one = buildApi({ names, env: { PROVIDER_TIMEZONE: 'Europe/Madrid' } });
-    const other = buildApi({ names, env: { PROVIDER_TIMEZONE: 'Europe/Madrid' } });
+    const one = buildApi({ names });
+    const other = buildApi({ names });
     const a = await search(one, 'starts_at=2021-02-10T19:00:00Z');
     const b = await search(one, 'starts_at=2021-02-10T20:00:00%2B01:00');
     expect(b.headers['x-cache']).toBe('hit');
-    const c = await search(other, 'starts_at=2021-02-10T20:00:00');
+    const c = await search(other, 'starts_at=2021-02-10T14:00:00.000-05:00');
     expect(c.headers['x-cache']).toBe('miss');
     expect(new Set([a.headers.etag, b.headers.etag, c.headers.etag]).size).toBe(1);
   });

@@ -71,8 +71,8 @@ export async function ingestFeed(
  * A fresh search API (createSearchService, fresh cache) over the stored events, answers checked
  * against openapi.yaml.
  */
-export function searchApi(names: IndexNames, zone = 'UTC') {
-  const api = buildApi({ names, env: { PROVIDER_TIMEZONE: zone } });
+export function searchApi(names: IndexNames) {
+  const api = buildApi({ names });
   return async (query: string): Promise<Response> =>
     expectContract('/search', await api.http.get(`/search${query ? `?${query}` : ''}`).send());
 }

@@ -244,6 +244,7 @@ describe('the spool (the feed is parsed once)', () => {
       const received: WriteOp[] = [];
       const result = await runIngest({
         provider: 'primary',
+        timeZone: 'UTC',
         providerUrl: 'http://provider.test/feed',
         source: bytesSource(fixture(3)),
         spoolDir,

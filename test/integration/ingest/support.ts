@@ -57,6 +57,8 @@ export interface IngestOptions {
   provider?: string;
   /** PROVIDER_FORMAT (default xml). */
   format?: string;
+  /** PROVIDER_TIMEZONE (default UTC). */
+  timeZone?: string;
   logger?: Logger;
   flushBytes?: number;
   concurrency?: number;
@@ -79,6 +81,7 @@ export async function ingest(
     PROVIDER_URL: 'http://provider.test/feed',
     PROVIDER_NAME: options.provider ?? 'primary',
     PROVIDER_FORMAT: options.format ?? 'xml',
+    PROVIDER_TIMEZONE: options.timeZone ?? 'UTC',
     ES_INDEX_PREFIX: prefix,
     INGEST_BULK_FLUSH_BYTES: String(options.flushBytes ?? 1_000),
     INGEST_BULK_CONCURRENCY: String(options.concurrency ?? 2),

@@ -52,7 +52,11 @@ async function write(ops: WriteOp[], onFailure?: (f: BulkFailure) => void) {
   return writeEvents(from(ops), {
     client,
     index: alias,
-    context: { runId: `run-${run}`, seenAt: new Date(Date.UTC(2024, 0, run)).toISOString() },
+    context: {
+      runId: `run-${run}`,
+      seenAt: new Date(Date.UTC(2024, 0, run)).toISOString(),
+      timeZone: 'UTC',
+    },
     onFailure,
   });
 }
@@ -149,7 +153,7 @@ describe('writeEvents: failures are counted, never dropped silently', () => {
     const stats = await writeEvents(from([op('g'), op('h')]), {
       client: down,
       index: alias,
-      context: { runId: 'run-down', seenAt: new Date().toISOString() },
+      context: { runId: 'run-down', seenAt: new Date().toISOString(), timeZone: 'UTC' },
       refresh: false,
     });
     await down.close();
@@ -168,6 +172,7 @@ describe('writeEvents: failures are counted, never dropped silently', () => {
     const bad = op('x') as { kind: 'event'; event: NormalisedEvent };
     const result = await runIngest({
       provider: 'primary',
+      timeZone: 'UTC',
       providerUrl: 'http://provider.test/feed',
       source: bytesSource(fixture(1)),
       sink: (ops, context) => {

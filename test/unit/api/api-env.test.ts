@@ -15,7 +15,6 @@ describe('parseEnv(apiEnv)', () => {
   it('has the documented defaults, with a short Elasticsearch timeout for the API', () => {
     expect(parseEnv(apiEnv, {})).toMatchObject({
       PORT: 3000,
-      PROVIDER_TIMEZONE: 'UTC',
       ES_REQUEST_TIMEOUT_MS: 500,
       ES_INDEX_PREFIX: 'events',
       SEARCH_PAGE_SIZE: 1000,
@@ -27,13 +26,9 @@ describe('parseEnv(apiEnv)', () => {
     });
   });
 
-  it('accepts an IANA zone and refuses anything else, naming the variable', () => {
-    expect(parseEnv(apiEnv, { PROVIDER_TIMEZONE: 'Europe/Madrid' }).PROVIDER_TIMEZONE).toBe(
-      'Europe/Madrid',
-    );
-    expect(problems({ PROVIDER_TIMEZONE: 'CEST+2' })).toEqual([
-      'PROVIDER_TIMEZONE ("CEST+2"): must be an IANA time-zone name such as UTC or Europe/Madrid',
-    ]);
+  it('does not read PROVIDER_TIMEZONE: each stored event carries its own zone (ADR 0004)', () => {
+    const env = parseEnv(apiEnv, { PROVIDER_TIMEZONE: 'CEST+2' });
+    expect(env).not.toHaveProperty('PROVIDER_TIMEZONE');
   });
 
   it('reports every wrong value at once', () => {

@@ -65,8 +65,8 @@ class MemoryReader implements Pick<EventReader, 'pages'> {
   }
 }
 
-const WINDOW = parseSearchWindow({ starts_at: '2021-01-01T00:00:00Z' }, 'UTC');
-const OTHER = parseSearchWindow({ starts_at: '2021-06-01T00:00:00Z' }, 'UTC');
+const WINDOW = parseSearchWindow({ starts_at: '2021-01-01T00:00:00Z' });
+const OTHER = parseSearchWindow({ starts_at: '2021-06-01T00:00:00Z' });
 
 function setup(
   opts: { events?: number; maxEntryBytes?: number; maxEntries?: number; queries?: Bulkhead } = {},
@@ -258,7 +258,7 @@ describe('SearchCache', () => {
   it('keeps at most maxEntries windows, evicting the least recently used', async () => {
     const { cache, reader, metrics } = setup({ maxEntries: 2 });
     const [jan, feb, mar] = ['2021-01-01', '2021-02-01', '2021-03-01'].map((d) =>
-      parseSearchWindow({ starts_at: `${d}T00:00:00Z` }, 'UTC'),
+      parseSearchWindow({ starts_at: `${d}T00:00:00Z` }),
     ) as [SearchWindow, SearchWindow, SearchWindow];
     for (const w of [jan, feb, mar]) await cache.answer(w);
     expect(cache.entries).toBe(2);

@@ -212,7 +212,8 @@ def test_processes_run_entry_points_the_image_has():
         "./dist/observability/register.js",
         "dist/main/ingest.js",
     ]
-    assert commands["bootstrap"] == ["node", "dist/main/bootstrap.js"]
+    # The bootstrap hook bootstraps, then migrates the events index when needed (ADR 0015).
+    assert commands["bootstrap"] == ["node", "dist/main/migrate.js"]
     assert commands["api"][-1] == "dist/main/api.js"
     for command in commands.values():
         for arg in command[1:]:
@@ -274,6 +275,21 @@ def test_two_providers_render_two_cronjobs_with_their_own_schedule_zone_and_feed
     resources = {n: pod_template(c)["spec"]["containers"][0]["resources"] for n, c in crons.items()}
     assert resources["newyork"] == {"requests": {"cpu": "100m"}}
     assert resources["madrid"]["requests"]["cpu"] == "250m"  # the ingester's shared default
+
+
+def test_the_migration_gets_every_provider_zone_and_the_api_none():
+    """ADR 0004/0015: the API reads no PROVIDER_TIMEZONE; the bootstrap hook's migration gets the
+    zone of every provider of the list, and of kept providers removed from it."""
+    objects = render(set_values=TWO_PROVIDERS + ["bootstrap.providerTimezones.gone=Asia/Tokyo",
+                                                 "bootstrap.leaseWaitSeconds=60"])
+    assert "PROVIDER_TIMEZONE" not in container_env(only(objects, "Deployment", "api"))
+    env = container_env(only(objects, "Job", "bootstrap"))
+    assert env["MIGRATE_PROVIDER_TIMEZONES"]["value"] == (
+        "gone=Asia/Tokyo,madrid=Europe/Madrid,newyork=America/New_York")
+    assert env["MIGRATE_LEASE_WAIT_MS"]["value"] == "60000"
+    legacy = container_env(only(render(set_values=["ingester.provider.name=legacy",
+                                                   "api.providerTimezone=Europe/Madrid"]), "Job", "bootstrap"))
+    assert legacy["MIGRATE_PROVIDER_TIMEZONES"]["value"] == "legacy=Europe/Madrid"
 
 
 def test_without_a_providers_list_the_single_provider_values_keep_their_cronjob():

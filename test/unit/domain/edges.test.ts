@@ -8,8 +8,8 @@ import {
   toSummary,
   type RawEvent,
 } from '../../../src/domain/event.js';
-import { toVenueLocal } from '../../../src/domain/local-time.js';
-import { parseSearchWindow, SearchWindowError } from '../../../src/domain/search-window.js';
+import { instantOf, type LocalDateTime } from '../../../src/domain/local-time.js';
+import { parseSearchWindow } from '../../../src/domain/search-window.js';
 
 const raw = (over: Partial<RawEvent> = {}): RawEvent => ({
   base_event_id: '1',
@@ -95,31 +95,23 @@ describe('open-ended events', () => {
   });
 });
 
-describe('wall-clock bounds across daylight-saving changes (Europe/Madrid)', () => {
+describe('wall-clock bounds across daylight-saving changes', () => {
   const window = (starts_at?: string, ends_at?: string) =>
-    parseSearchWindow({ starts_at, ends_at }, 'Europe/Madrid');
+    parseSearchWindow({ starts_at, ends_at });
+  const wall = (local: string) => ({ kind: 'wall', local });
 
   it('keeps a gap bound as written and orders it on the wall clock', () => {
     expect(window('2021-03-28T02:30:00', '2021-03-28T03:10:00')).toMatchObject({
-      startsAt: '2021-03-28T02:30:00',
-      endsAt: '2021-03-28T03:10:00',
+      startsAt: wall('2021-03-28T02:30:00'),
+      endsAt: wall('2021-03-28T03:10:00'),
       empty: false,
     });
   });
 
-  it('orders a wall-clock bound and an instant on the wall clock', () => {
-    // 01:10Z is 02:10 CET (second pass); 02:00 on the wall clock comes before it.
-    expect(window('2021-10-31T02:00:00', '2021-10-31T01:10:00Z')).toMatchObject({
-      startsAt: '2021-10-31T02:00:00',
-      endsAt: '2021-10-31T02:10:00',
-    });
-    expect(() => window('2021-10-31T02:50:00', '2021-10-31T01:10:00Z')).toThrow(SearchWindowError);
-  });
-
   it('compares fractions of a second on the wall clock', () => {
     expect(window('2021-03-28T02:30:00.5', '2021-03-28T02:30:00.70')).toMatchObject({
-      startsAt: '2021-03-28T02:30:01',
-      endsAt: '2021-03-28T02:30:00',
+      startsAt: wall('2021-03-28T02:30:01'),
+      endsAt: wall('2021-03-28T02:30:00'),
       empty: true,
     });
     expect(() => window('2021-03-28T02:30:00.50', '2021-03-28T02:30:00.4')).toThrow(
@@ -128,30 +120,64 @@ describe('wall-clock bounds across daylight-saving changes (Europe/Madrid)', () 
   });
 });
 
-describe('bounds outside the years 0000-9999', () => {
-  it.each([
-    ['9999-12-31T23:59:59-23:59', 'UTC'],
-    ['0000-01-01T00:00:00+23:59', 'UTC'],
-    ['9999-12-31T23:59:59Z', 'Europe/Madrid'],
-    ['9999-12-31T23:00:00-02:00', 'Asia/Tokyo'],
-  ])('%s in %s is out of range', (value, zone) => {
-    expect(toVenueLocal(value, zone)).toEqual({ ok: false, error: 'out_of_range' });
+describe('a wall-clock time as an instant (instantOf, at ingest)', () => {
+  const at = (local: string, zone: string) =>
+    new Date(instantOf(local as LocalDateTime, zone)).toISOString();
+
+  it("reads an ordinary time with the zone's offset of the day", () => {
+    expect(at('2021-02-10T20:00:00', 'Europe/Madrid')).toBe('2021-02-10T19:00:00.000Z');
+    expect(at('2021-07-31T20:00:00', 'Europe/Madrid')).toBe('2021-07-31T18:00:00.000Z');
+    expect(at('2021-07-31T20:00:00', 'America/New_York')).toBe('2021-08-01T00:00:00.000Z');
+    expect(at('2021-07-31T20:00:00', 'UTC')).toBe('2021-07-31T20:00:00.000Z');
   });
 
-  it('the extremes themselves are representable', () => {
-    expect(toVenueLocal('9999-12-31T23:59:59Z', 'UTC')).toEqual({
-      ok: true,
-      local: '9999-12-31T23:59:59',
+  it('moves a time in a gap to the instant of the change (03:00 on the clock after it)', () => {
+    // Madrid skips 02:00-03:00 on 2021-03-28 (01:00Z): 02:00, 02:30 and 02:59:59 are 03:00 CEST.
+    expect(at('2021-03-28T02:00:00', 'Europe/Madrid')).toBe('2021-03-28T01:00:00.000Z');
+    expect(at('2021-03-28T02:30:00', 'Europe/Madrid')).toBe('2021-03-28T01:00:00.000Z');
+    expect(at('2021-03-28T02:59:59', 'Europe/Madrid')).toBe('2021-03-28T01:00:00.000Z');
+    expect(at('2021-03-28T03:00:00', 'Europe/Madrid')).toBe('2021-03-28T01:00:00.000Z');
+    expect(at('2021-03-28T01:59:59', 'Europe/Madrid')).toBe('2021-03-28T00:59:59.000Z');
+    // New York skips 02:00-03:00 on 2021-03-14 (07:00Z).
+    expect(at('2021-03-14T02:15:00', 'America/New_York')).toBe('2021-03-14T07:00:00.000Z');
+  });
+
+  it('never reverses a period: a gap time stays before a later time', () => {
+    const start = instantOf('2021-03-28T02:40:00' as LocalDateTime, 'Europe/Madrid');
+    const end = instantOf('2021-03-28T03:05:00' as LocalDateTime, 'Europe/Madrid');
+    expect(start).toBeLessThanOrEqual(end);
+  });
+
+  it('takes the earlier instant of a time shown twice (the first pass, summer time)', () => {
+    // Madrid shows 02:00-03:00 twice on 2021-10-31: 02:30 CEST (00:30Z), then 02:30 CET (01:30Z).
+    expect(at('2021-10-31T02:30:00', 'Europe/Madrid')).toBe('2021-10-31T00:30:00.000Z');
+    expect(at('2021-10-31T03:00:00', 'Europe/Madrid')).toBe('2021-10-31T02:00:00.000Z');
+    expect(at('2021-11-07T01:30:00', 'America/New_York')).toBe('2021-11-07T05:30:00.000Z');
+  });
+
+  it('computes the extreme years (the instant may fall outside them)', () => {
+    expect(instantOf('9999-12-31T23:59:59' as LocalDateTime, 'America/New_York')).toBe(
+      Date.parse('9999-12-31T23:59:59Z') + 5 * 3_600_000,
+    );
+    // Madrid's local mean time before 1901 was UTC-00:14:44.
+    expect(at('0000-01-01T00:00:00', 'Europe/Madrid')).toBe('0000-01-01T00:14:44.000Z');
+  });
+});
+
+describe('bounds near the years 0000-9999', () => {
+  it('serves an instant a day outside them (compared with instants, no zone involved)', () => {
+    expect(parseSearchWindow({ ends_at: '9999-12-31T23:59:59-23:59' }).endsAt).toEqual({
+      kind: 'instant',
+      ms: Date.parse('9999-12-31T23:59:59Z') + (23 * 60 + 59) * 60_000,
     });
-    expect(toVenueLocal('0000-01-01T00:00:00Z', 'UTC')).toEqual({
-      ok: true,
-      local: '0000-01-01T00:00:00',
+    expect(parseSearchWindow({ starts_at: '0000-01-01T00:00:00+23:59' }).startsAt).toMatchObject({
+      kind: 'instant',
     });
   });
 
-  it('is a 400 naming the parameter', () => {
-    expect(() => parseSearchWindow({ ends_at: '9999-12-31T23:59:59-23:59' }, 'UTC')).toThrow(
-      expect.objectContaining({ code: 'invalid_ends_at', parameter: 'ends_at' }),
+  it('refuses a wall-clock lower bound that rounds up past 9999-12-31T23:59:59, naming it', () => {
+    expect(() => parseSearchWindow({ starts_at: '9999-12-31T23:59:59.5' })).toThrow(
+      expect.objectContaining({ code: 'invalid_starts_at', parameter: 'starts_at' }),
     );
   });
 });

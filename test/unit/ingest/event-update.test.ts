@@ -3,7 +3,7 @@ import { normaliseEvent, type RawEvent } from '../../../src/domain/event.js';
 import { writeOpOf, type WriteOp } from '../../../src/ingest/operations.js';
 import { buildEventUpdate, RETRY_ON_CONFLICT } from '../../../src/ingest/writer.js';
 
-const ctx = { runId: 'run-1', seenAt: '2024-01-01T10:20:30.400Z' };
+const ctx = { runId: 'run-1', seenAt: '2024-01-01T10:20:30.400Z', timeZone: 'UTC' };
 /** last_seen_at is the day of the sighting (docs/adr/0013-change-driven-data.md). */
 const day = '2024-01-01T00:00:00.000Z';
 const raw = (sell_mode: string, start = '2021-06-30T21:00:00'): RawEvent => ({
@@ -46,12 +46,48 @@ describe('buildEventUpdate (the bulk update that needs no script)', () => {
     const later = buildEventUpdate('events', opFor(raw('online')), {
       runId: 'run-2',
       seenAt: '2024-01-01T23:59:59.999Z',
+      timeZone: 'UTC',
     })[1];
     expect(later.doc).toEqual(body.doc);
     // The hash of what the doc writes: equal docs, equal hashes; any change, another hash.
     expect(body.upsert.content_hash).toBe(body.doc.content_hash);
     const cheaper = buildEventUpdate('events', opFor({ ...raw('online'), title: 'Other' }), ctx)[1];
     expect(cheaper.doc.content_hash).not.toBe(body.doc.content_hash);
+  });
+
+  it("stores the provider's zone and the period as instants computed with it (ADR 0004)", () => {
+    const madrid = { ...ctx, timeZone: 'Europe/Madrid' };
+    const [, body] = buildEventUpdate('events', opFor(raw('online')), madrid);
+    const instants = {
+      gte: Date.parse('2021-06-30T19:00:00Z'),
+      lte: Date.parse('2021-06-30T19:30:00Z'),
+    };
+    expect(body.doc).toMatchObject({
+      timezone: 'Europe/Madrid',
+      instants,
+      starts_at_instant: instants.gte,
+    });
+    expect(body.upsert).toMatchObject({ timezone: 'Europe/Madrid', instants });
+    // Another zone is another content: the hash moves, so the writer does not skip it.
+    const [, utc] = buildEventUpdate('events', opFor(raw('online')), ctx);
+    expect(utc.doc.content_hash).not.toBe(body.doc.content_hash);
+    // An open-ended event's instants are open-ended too.
+    const open = opFor({ ...raw('online'), event_end_date: undefined });
+    expect(buildEventUpdate('events', open, madrid)[1].doc.instants).toEqual({
+      gte: instants.gte,
+      lte: null,
+    });
+  });
+
+  it('writes the documents of an earlier mapping version when told (no zone, no instants)', () => {
+    const [, body] = buildEventUpdate('events', opFor(raw('online')), {
+      ...ctx,
+      mappingVersion: 2,
+    });
+    for (const field of ['timezone', 'instants', 'starts_at_instant']) {
+      expect(body.doc).not.toHaveProperty(field);
+      expect(body.upsert).not.toHaveProperty(field);
+    }
   });
 
   it('offline: the doc never touches ever_online, the upsert starts it false', () => {
