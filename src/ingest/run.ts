@@ -558,6 +558,7 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
       unchanged: false,
       written_day: day,
       documents: 0,
+      time_zone: deps.timeZone,
       etag: feed.etag ?? null,
       last_modified: feed.lastModified ?? null,
     };
@@ -633,8 +634,8 @@ async function previousRun(deps: RunDeps, runId: string, log: Logger): Promise<R
 
 /**
  * The previous run's feed record when the stored documents are what its bytes say, as this run
- * would write them (docs/adr/0016-*.md): that run succeeded, wrote them in full the same UTC day,
- * and the index holds its documents. Null when the run must take the full path whatever it fetches.
+ * would write them (docs/adr/0016-*.md): that run succeeded, wrote them in full the same UTC day
+ * with the same provider time zone, and the index holds its documents. Null when the run must take the full path whatever it fetches.
  */
 async function heldFeed(
   deps: RunDeps,
@@ -644,7 +645,7 @@ async function heldFeed(
 ): Promise<FeedRecord | null> {
   const feed = previous?.feed;
   if (!deps.unchangedFeeds || previous?.outcome !== 'succeeded' || !feed) return null;
-  if (feed.written_day !== day) return null;
+  if (feed.written_day !== day || feed.time_zone !== deps.timeZone) return null;
   const stored = await deps.unchangedFeeds.storedDocuments();
   if (stored < feed.documents) {
     log.warn(

@@ -154,6 +154,8 @@ export interface FeedRecord {
   written_day: string;
   /** Distinct event documents (identities) these bytes map to. */
   documents: number;
+  /** The provider's time zone the documents were computed with (other zone: other documents). */
+  time_zone?: string;
   /** The provider's validators for these bytes (`ETag`, `Last-Modified`), when it sent them. */
   etag?: string | null;
   last_modified?: string | null;
@@ -258,6 +260,7 @@ export const runsMappings: estypes.MappingTypeMapping = {
         unchanged: { type: 'boolean' },
         written_day: { type: 'date' },
         documents: { type: 'long' },
+        time_zone: { type: 'keyword', index: false },
         etag: { type: 'keyword', index: false },
         last_modified: { type: 'keyword', index: false },
       },

@@ -148,6 +148,19 @@ describe('the full path is taken', () => {
     expect(await lastSeenOf(provider)).toHaveLength(3);
   });
 
+  it("when the provider's time zone changed (the documents' instants change with it)", async () => {
+    const provider = 'other-zone';
+    await run(fixture(1), { provider, now: at('2024-05-06', '10:00:00') });
+    const again = await run(fixture(1), {
+      provider,
+      now: at('2024-05-06', '10:01:00'),
+      env: { PROVIDER_TIMEZONE: 'America/New_York' },
+    });
+    expect(again.result.feedUnchanged).toBe(false);
+    expect(again.handed.items).toBe(3);
+    expect(again.result.run.feed).toMatchObject({ time_zone: 'America/New_York' });
+  });
+
   it('when INGEST_SKIP_UNCHANGED_FEED is false', async () => {
     const provider = 'no-skip';
     const options = { provider, env: { INGEST_SKIP_UNCHANGED_FEED: 'false' } };
