@@ -96,6 +96,13 @@ export async function ingest(
   });
 }
 
+/** Documents Elasticsearch indexed into the events index so far (primaries). */
+export async function indexTotal(client: Client, prefix: string): Promise<number> {
+  const index = indexNames(prefix).eventsAlias;
+  const stats = await client.indices.stats({ index, metric: 'indexing' });
+  return stats._all.primaries?.indexing?.index_total ?? NaN;
+}
+
 /** Every stored event by id, as stored (`_source`). */
 export async function allEvents(
   client: Client,

@@ -204,7 +204,14 @@ def test_processes_run_entry_points_the_image_has():
         "bootstrap": only(objects, "Job", "bootstrap")["spec"]["template"]["spec"]["containers"][0]["command"],
         "api": only(objects, "Deployment", "api")["spec"]["template"]["spec"]["containers"][0]["command"],
     }
-    assert commands["ingester"] == ["node", "--import", "./dist/observability/register.js", "dist/main/ingest.js"]
+    assert commands["ingester"] == [
+        "node",
+        "--max-semi-space-size=4",
+        "--max-old-space-size=128",
+        "--import",
+        "./dist/observability/register.js",
+        "dist/main/ingest.js",
+    ]
     # The bootstrap hook bootstraps, then migrates the events index when needed (ADR 0015).
     assert commands["bootstrap"] == ["node", "dist/main/migrate.js"]
     assert commands["api"][-1] == "dist/main/api.js"
