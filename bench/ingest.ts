@@ -32,6 +32,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 import { normaliseEvent } from '../src/domain/event.js';
 import { FeedParser } from '../src/ingest/parser.js';
 import { parseEnv, storeEnv } from '../src/config.js';
@@ -78,14 +79,17 @@ function rawParse(file: string): { seconds: number; peakRssMb: number } {
 }
 
 /**
- * The V8 flags the chart's CronJob runs the ingester with (the `node` command of
- * charts/event-search/templates/cronjob.yaml), so the bench measures what a deployment runs.
+ * The V8 flags the chart's CronJob runs the ingester with (`ingester.heap` of
+ * charts/event-search/values.yaml), so the bench measures what a deployment runs.
  */
 function cronJobNodeFlags(): string[] {
-  const template = readFileSync(join(ROOT, 'charts/event-search/templates/cronjob.yaml'), 'utf8');
-  const command = /command:\n\s+- node\n((?:\s+- --max-[a-z-]+=\d+\n)+)/.exec(template);
-  if (!command?.[1]) throw new Error('no V8 flags found in the CronJob command');
-  return command[1].split('\n').flatMap((line) => line.match(/--max-[a-z-]+=\d+/) ?? []);
+  const values = parseYaml(readFileSync(join(ROOT, 'charts/event-search/values.yaml'), 'utf8')) as {
+    ingester?: { heap?: { semiSpaceMB?: number; oldSpaceMB?: number } };
+  };
+  const heap = values.ingester?.heap;
+  if (!heap?.semiSpaceMB || !heap.oldSpaceMB)
+    throw new Error('no ingester.heap in the chart values');
+  return [`--max-semi-space-size=${heap.semiSpaceMB}`, `--max-old-space-size=${heap.oldSpaceMB}`];
 }
 
 /** BENCH_NODE_FLAGS (space-separated, empty for V8's defaults) overrides them to compare. */
