@@ -36,6 +36,7 @@ import { feedFormat, type FeedReader, type ParsedBaseEvent } from './formats/ind
 import { reportProgress } from './progress.js';
 import { readSpool, writeSpool } from './spool.js';
 import { receiveFeed, type ReceivedFeed } from './feed-file.js';
+import { documentCodeFingerprint } from './document-code.js';
 
 /** Where the bytes of the feed come from (the provider over HTTP, a fixture, a generator). */
 export interface FeedSource {
@@ -92,6 +93,11 @@ export interface RunDeps {
   maxRejectedRatio?: number;
   /** Interval of the `progress` log lines (default 5000 ms). */
   progressMs?: number;
+  /**
+   * The document-building code's fingerprint recorded with the feed (default: this process's,
+   * src/ingest/document-code.ts); a test stands for another release with another value.
+   */
+  documentCode?: string;
   /**
    * Skip the parse and the writes when the feed's bytes equal those of the previous run, which
    * succeeded the same UTC day (docs/adr/0016-*.md); needs `runs.previous`. Absent: every run
@@ -559,6 +565,7 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
       written_day: day,
       documents: 0,
       time_zone: deps.timeZone,
+      code: deps.documentCode ?? documentCodeFingerprint(),
       etag: feed.etag ?? null,
       last_modified: feed.lastModified ?? null,
     };
@@ -635,7 +642,8 @@ async function previousRun(deps: RunDeps, runId: string, log: Logger): Promise<R
 /**
  * The previous run's feed record when the stored documents are what its bytes say, as this run
  * would write them (docs/adr/0016-*.md): that run succeeded, wrote them in full the same UTC day
- * with the same provider time zone, and the index holds its documents. Null when the run must take the full path whatever it fetches.
+ * with the same provider time zone and the same document-building code, and the index holds its
+ * documents. Null when the run must take the full path whatever it fetches.
  */
 async function heldFeed(
   deps: RunDeps,
@@ -646,6 +654,13 @@ async function heldFeed(
   const feed = previous?.feed;
   if (!deps.unchangedFeeds || previous?.outcome !== 'succeeded' || !feed) return null;
   if (feed.written_day !== day || feed.time_zone !== deps.timeZone) return null;
+  if (feed.code !== (deps.documentCode ?? documentCodeFingerprint())) {
+    log.info(
+      { phase: 'feed_unchanged', previous_run_id: previous.run_id },
+      'the previous run wrote its documents with other code (another release): this run takes the full path',
+    );
+    return null;
+  }
   const stored = await deps.unchangedFeeds.storedDocuments();
   if (stored < feed.documents) {
     log.warn(

@@ -156,6 +156,8 @@ export interface FeedRecord {
   documents: number;
   /** The provider's time zone the documents were computed with (other zone: other documents). */
   time_zone?: string;
+  /** The document-building code that wrote them (src/ingest/document-code.ts). */
+  code?: string;
   /** The provider's validators for these bytes (`ETag`, `Last-Modified`), when it sent them. */
   etag?: string | null;
   last_modified?: string | null;
@@ -261,6 +263,7 @@ export const runsMappings: estypes.MappingTypeMapping = {
         written_day: { type: 'date' },
         documents: { type: 'long' },
         time_zone: { type: 'keyword', index: false },
+        code: { type: 'keyword', index: false },
         etag: { type: 'keyword', index: false },
         last_modified: { type: 'keyword', index: false },
       },

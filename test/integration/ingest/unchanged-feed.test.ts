@@ -161,6 +161,24 @@ describe('the full path is taken', () => {
     expect(again.result.run.feed).toMatchObject({ time_zone: 'America/New_York' });
   });
 
+  it('when the previous run wrote its documents with other code (another release)', async () => {
+    const provider = 'other-code';
+    const first = await run(fixture(1), {
+      provider,
+      now: at('2024-05-06', '10:00:00'),
+      documentCode: 'the-previous-release',
+    });
+    expect(first.result.run.feed).toMatchObject({ code: 'the-previous-release' });
+    const again = await run(fixture(1), { provider, now: at('2024-05-06', '10:01:00') });
+    expect(again.result.feedUnchanged).toBe(false);
+    expect(again.handed.items).toBe(3);
+    expect(again.result.run.feed?.code).toMatch(/^[0-9a-f]{64}$/);
+    // This release's run is the one the next identical feed is compared with: skipped.
+    const third = await run(fixture(1), { provider, now: at('2024-05-06', '10:02:00') });
+    expect(third.result.feedUnchanged).toBe(true);
+    expect(third.handed.items).toBe(0);
+  });
+
   it('when INGEST_SKIP_UNCHANGED_FEED is false', async () => {
     const provider = 'no-skip';
     const options = { provider, env: { INGEST_SKIP_UNCHANGED_FEED: 'false' } };
