@@ -2,7 +2,8 @@
 #
 # One image for every process of event-search; the command selects which one runs:
 #   API (default)       node --import ./dist/observability/register.js dist/main/api.js
-#   ingester (one run)  node --import ./dist/observability/register.js dist/main/ingest.js
+#   ingester (one run)  node --max-semi-space-size=4 --max-old-space-size=128 \
+#                         --import ./dist/observability/register.js dist/main/ingest.js  (ADR 0016)
 #   ingest scheduler    node --import ./dist/observability/register.js dist/main/ingest-scheduler.js
 #   index bootstrap     node dist/main/bootstrap.js
 #   provider simulator  node dist/main/provider-sim.js   (set HOST=0.0.0.0 to be reachable)

@@ -5,23 +5,34 @@
  *
  *  1. 10,000 base events x 100 zones (about 90 MB) served from a file over HTTP: time ratio to the
  *     raw parse, events/s, the ingester's peak RSS.
- *     The same feed again into the same indices (nothing changed: ADR 0013) against the raw parse;
+ *     The same feed again into the same indices (nothing changed: ADR 0013) against the raw parse:
+ *     byte for byte (the run skips the parse, ADR 0016), and the same content in other bytes (a
+ *     comment appended: parsed in full, every item skipped by its hash);
  *     the first run against the raw parse plus a bare `_bulk` of the same documents sent straight
  *     to Elasticsearch (the floor of a validate-then-write run).
  *  2. A feed ten times larger streamed by the provider simulator (generated on the fly): peak RSS,
  *     to show memory stays flat whatever the feed size.
  *
- * Needs Elasticsearch (ELASTICSEARCH_URL) and a build. `--small` runs both at a tiny size.
+ * Needs Elasticsearch (ELASTICSEARCH_URL) and a build. `--small` runs both at a tiny size. The
+ * ingester runs with the chart's V8 flags; `BENCH_NODE_FLAGS=''` runs it with V8's defaults.
  *
  *   npm run bench:ingest [-- --small]
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 import { normaliseEvent } from '../src/domain/event.js';
 import { FeedParser } from '../src/ingest/parser.js';
 import { parseEnv, storeEnv } from '../src/config.js';
@@ -45,6 +56,8 @@ interface IngestFigures {
   eventsPerSecond: number;
   peakRssMb: number;
   bytes: number;
+  /** The run skipped the parse: the bytes equalled the previous run's (ADR 0016). */
+  feedUnchanged: boolean;
 }
 
 function log(message: string): void {
@@ -65,6 +78,26 @@ function rawParse(file: string): { seconds: number; peakRssMb: number } {
   return result;
 }
 
+/**
+ * The V8 flags the chart's CronJob runs the ingester with (`ingester.heap` of
+ * charts/event-search/values.yaml), so the bench measures what a deployment runs.
+ */
+function cronJobNodeFlags(): string[] {
+  const values = parseYaml(readFileSync(join(ROOT, 'charts/event-search/values.yaml'), 'utf8')) as {
+    ingester?: { heap?: { semiSpaceMB?: number; oldSpaceMB?: number } };
+  };
+  const heap = values.ingester?.heap;
+  if (!heap?.semiSpaceMB || !heap.oldSpaceMB)
+    throw new Error('no ingester.heap in the chart values');
+  return [`--max-semi-space-size=${heap.semiSpaceMB}`, `--max-old-space-size=${heap.oldSpaceMB}`];
+}
+
+/** BENCH_NODE_FLAGS (space-separated, empty for V8's defaults) overrides them to compare. */
+const NODE_FLAGS =
+  process.env.BENCH_NODE_FLAGS === undefined
+    ? cronJobNodeFlags()
+    : process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean);
+
 /** Runs the ingest entry point once and reads its summary line. */
 async function ingest(providerUrl: string, prefix: string): Promise<IngestFigures> {
   // The indices come from the bootstrap, as in a deployment (the ingester only checks them).
@@ -75,7 +108,7 @@ async function ingest(providerUrl: string, prefix: string): Promise<IngestFigure
   });
   if (boot.status !== 0) throw new Error(`bootstrap exited ${String(boot.status)}: ${boot.stdout}`);
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, ['dist/main/ingest.js'], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, 'dist/main/ingest.js'], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -102,6 +135,7 @@ async function ingest(providerUrl: string, prefix: string): Promise<IngestFigure
           counts?: { events_upserted: number; items_changed?: number };
           peak_rss_bytes?: number;
           bytes?: number;
+          feed?: { unchanged?: boolean };
           error?: string;
         },
     )
@@ -116,6 +150,7 @@ async function ingest(providerUrl: string, prefix: string): Promise<IngestFigure
     eventsPerSecond: Math.round(summary.counts.events_upserted / seconds),
     peakRssMb: Math.round((summary.peak_rss_bytes ?? 0) / 1024 / 1024),
     bytes: summary.bytes ?? 0,
+    feedUnchanged: summary.feed?.unchanged ?? false,
   };
 }
 
@@ -188,9 +223,16 @@ async function main(): Promise<void> {
     log('baseline: raw saxes parse of the file');
     const raw = rawParse(file);
 
-    const server = createServer((_req, res) => {
+    const server = createServer((req, res) => {
       res.writeHead(200, { 'content-type': 'application/xml' });
-      createReadStream(file).pipe(res);
+      const feed = createReadStream(file);
+      // The same events in other bytes: a comment after the document.
+      if (req.url === '/other-bytes.xml') {
+        feed.pipe(res, { end: false });
+        feed.once('end', () => res.end('<!-- the same events, other bytes -->\n'));
+      } else {
+        feed.pipe(res);
+      }
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const address = server.address();
@@ -201,6 +243,8 @@ async function main(): Promise<void> {
     const e2e = await ingest(`http://127.0.0.1:${filePort}/feed.xml`, prefix);
     log('unchanged: the same feed again into the same indices');
     const unchanged = await ingest(`http://127.0.0.1:${filePort}/feed.xml`, prefix);
+    log('same content, other bytes: parsed in full, every item skipped by its hash');
+    const sameContent = await ingest(`http://127.0.0.1:${filePort}/other-bytes.xml`, prefix);
     server.close();
     const barePrefix = `bench-ingest-bare-${process.pid}`;
     prefixes.push(barePrefix);
@@ -226,8 +270,11 @@ async function main(): Promise<void> {
     const ratio = +(e2e.seconds / raw.seconds).toFixed(2);
     const firstRatio = +(e2e.seconds / (raw.seconds + bare)).toFixed(2);
     const unchangedRatio = +(unchanged.seconds / raw.seconds).toFixed(2);
+    const sameContentRatio = +(sameContent.seconds / raw.seconds).toFixed(2);
     const rssGrowth = +(large.peakRssMb / e2e.peakRssMb).toFixed(2);
-    console.log(`\nIngest (${BASE_EVENTS} x ${ZONES}, ${mb.toFixed(1)} MB)`);
+    console.log(
+      `\nIngest (${BASE_EVENTS} x ${ZONES}, ${mb.toFixed(1)} MB; node ${NODE_FLAGS.join(' ')})`,
+    );
     console.log(
       `  raw saxes parse (baseline)   ${raw.seconds.toFixed(2)} s   peak RSS ${Math.round(raw.peakRssMb)} MB`,
     );
@@ -239,9 +286,13 @@ async function main(): Promise<void> {
       `  first run: ${firstRatio}x the raw parse + bare _bulk (${(raw.seconds + bare).toFixed(2)} s; target <= 1.5x); ${ratio}x the raw parse alone`,
     );
     console.log(
-      `  ingest again, feed unchanged ${unchanged.seconds.toFixed(2)} s   ${unchanged.itemsChanged} items changed   peak RSS ${unchanged.peakRssMb} MB`,
+      `  ingest again, feed unchanged ${unchanged.seconds.toFixed(2)} s   ${unchanged.itemsChanged} items changed   peak RSS ${unchanged.peakRssMb} MB   ${unchanged.feedUnchanged ? 'not parsed (same bytes)' : 'parsed'}`,
     );
     console.log(`  unchanged run: ${unchangedRatio}x the raw parse (target <= 1.2x)`);
+    console.log(
+      `  same content, other bytes   ${sameContent.seconds.toFixed(2)} s   ${sameContent.itemsChanged} items changed   peak RSS ${sameContent.peakRssMb} MB`,
+    );
+    console.log(`  same content run: ${sameContentRatio}x the raw parse (parsed in full)`);
     console.log(
       `\nLarge feed (${largeBase} x ${ZONES}, ${(large.bytes / 1024 / 1024).toFixed(1)} MB, streamed)`,
     );
@@ -263,8 +314,11 @@ async function main(): Promise<void> {
         firstRatio,
         unchanged,
         unchangedRatio,
+        sameContent,
+        sameContentRatio,
         large: { baseEvents: largeBase, ...large },
         rssGrowth,
+        nodeFlags: NODE_FLAGS,
         targets: { firstRatio: 1.5, unchangedRatio: 1.2, peakRssMb: 200 },
       })}`,
     );

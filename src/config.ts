@@ -212,6 +212,14 @@ export const ingestEnv = storeEnv.extend({
   INGEST_LEASE_TTL_MS: z.coerce.number().int().min(1_000).default(60_000),
   /** Interval of the run's `progress` log lines. */
   INGEST_PROGRESS_MS: z.coerce.number().int().min(100).default(5_000),
+  /**
+   * Skip the parse and the writes of a feed whose bytes equal the previous run's, when that run
+   * succeeded the same UTC day ("true" or "false"; docs/adr/0016-*.md).
+   */
+  INGEST_SKIP_UNCHANGED_FEED: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   /** Where the feed is staged while it is validated (default: the OS temp directory). */
   INGEST_SPOOL_DIR: blankAsUnset(z.string().min(1)),
   PUSHGATEWAY_URL: blankAsUnset(httpUrl),

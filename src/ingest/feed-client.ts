@@ -28,6 +28,12 @@ export interface FeedClientOptions {
   maxBytes?: number;
   userAgent?: string;
   signal?: AbortSignal;
+  /**
+   * Validators of the copy the run already holds (docs/adr/0016-*.md): sent as `If-None-Match` /
+   * `If-Modified-Since`; a 304 then answers `notModified` with an empty body.
+   */
+  ifNoneMatch?: string;
+  ifModifiedSince?: string;
   /** Called before each retry (for the run's log). */
   onRetry?: (info: { attempt: number; error: FeedError; delayHintMs: number | undefined }) => void;
 }
@@ -37,6 +43,11 @@ export interface FeedResponse {
   contentType: string | null;
   /** Attempts it took (1 when the first one answered). */
   attempts: number;
+  /** The provider answered 304 Not Modified to the validators sent (the body is empty). */
+  notModified: boolean;
+  /** The response's validators (null when absent). */
+  etag: string | null;
+  lastModified: string | null;
   /** The body, chunk by chunk; an idle timeout or lost connection surfaces as a FeedError. */
   body: AsyncIterable<Uint8Array>;
 }
@@ -116,6 +127,8 @@ export async function fetchFeed(options: FeedClientOptions): Promise<FeedRespons
     target.username = '';
     target.password = '';
   }
+  if (options.ifNoneMatch) headers['if-none-match'] = options.ifNoneMatch;
+  if (options.ifModifiedSince) headers['if-modified-since'] = options.ifModifiedSince;
   const url = target.toString();
   /** Never let the raw URL (credentials, tokens) into a message. */
   const scrub = (text: string) => text.split(options.url).join(shown).split(url).join(shown);
@@ -160,6 +173,21 @@ export async function fetchFeed(options: FeedClientOptions): Promise<FeedRespons
       headersArrived();
     }
 
+    const validators = {
+      etag: res.headers.get('etag'),
+      lastModified: res.headers.get('last-modified'),
+    };
+    if (res.status === 304 && (options.ifNoneMatch || options.ifModifiedSince)) {
+      await res.body?.cancel().catch(() => undefined);
+      return {
+        status: 304,
+        contentType: null,
+        attempts,
+        notModified: true,
+        ...validators,
+        body: (async function* () {})(),
+      };
+    }
     if (!res.ok) {
       await res.body?.cancel().catch(() => undefined);
       const retryable = res.status >= 500 || res.status === 429;
@@ -185,6 +213,8 @@ export async function fetchFeed(options: FeedClientOptions): Promise<FeedRespons
       status: res.status,
       contentType,
       attempts,
+      notModified: false,
+      ...validators,
       body: readBody(res, controller, options, shown, scrub),
     };
   };
@@ -285,8 +315,16 @@ async function* readBody(
 }
 
 /** The provider over HTTP as the run's feed source. */
-export function httpFeedSource(options: Omit<FeedClientOptions, 'signal'>): FeedSource {
+export function httpFeedSource(
+  options: Omit<FeedClientOptions, 'signal' | 'ifNoneMatch' | 'ifModifiedSince'>,
+): FeedSource {
   return {
-    open: (signal) => fetchFeed(signal ? { ...options, signal } : options),
+    open: (signal, held) =>
+      fetchFeed({
+        ...options,
+        ...(signal && { signal }),
+        ...(held?.etag && { ifNoneMatch: held.etag }),
+        ...(held?.lastModified && { ifModifiedSince: held.lastModified }),
+      }),
   };
 }

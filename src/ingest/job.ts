@@ -84,7 +84,8 @@ export function readableSummary(result: RunResult): string {
   return (
     `${c.events_read} events read, ${c.events_upserted} written, ${c.events_rejected} rejected` +
     `${reasons ? ` (${reasons})` : ''}, ${result.duplicates} duplicates` +
-    `${c.bulk_failures ? `, ${c.bulk_failures} bulk failures` : ''} in ${seconds} s`
+    `${c.bulk_failures ? `, ${c.bulk_failures} bulk failures` : ''} in ${seconds} s` +
+    `${result.feedUnchanged ? ' (feed unchanged: not parsed, nothing written)' : ''}`
   );
 }
 
@@ -97,6 +98,7 @@ function logSummary(logger: Logger, result: RunResult, rootSpan: Span): void {
     outcome: run.outcome,
     duration_ms: run.duration_ms,
     counts: run.counts,
+    feed: run.feed,
     duplicates: result.duplicates,
     unknown_elements: result.unknownElements,
     bytes: result.bytes,
@@ -145,6 +147,13 @@ export function ingestRunDeps(
     signal: parts.signal,
     maxRejectedRatio: env.INGEST_MAX_REJECTED_RATIO,
     progressMs: env.INGEST_PROGRESS_MS,
+    ...(env.INGEST_SKIP_UNCHANGED_FEED && {
+      unchangedFeeds: {
+        storedDocuments: async () =>
+          (await client.count({ index: alias, query: { term: { provider: env.PROVIDER_NAME } } }))
+            .count,
+      },
+    }),
   };
 }
 

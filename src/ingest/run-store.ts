@@ -3,11 +3,17 @@
  * overwritten with its outcome when it ends (read back through src/store/runs.ts).
  */
 import type { Client } from '../store/client.js';
+import { isIndexNotFound } from '../store/errors.js';
 import { indexNames, type RunDocument } from '../store/indices.js';
 
 export interface RunStore {
   /** Records a run (a new one, or the final state of one already recorded). */
   save(run: RunDocument): Promise<void>;
+  /**
+   * The run of `provider` that started last before the run `runId`, whatever its outcome (one that
+   * never recorded its end included), or null when there is none.
+   */
+  previous?(provider: string, runId: string): Promise<RunDocument | null>;
 }
 
 export function createRunStore(client: Client, prefix: string): RunStore {
@@ -16,6 +22,23 @@ export function createRunStore(client: Client, prefix: string): RunStore {
     async save(run) {
       // A tiny, rarely written index: refresh at once so readers see the outcome immediately.
       await client.index({ index, id: run.run_id, document: run, refresh: true });
+    },
+    async previous(provider, runId) {
+      try {
+        const res = await client.search<RunDocument>({
+          index,
+          size: 1,
+          query: {
+            bool: { filter: [{ term: { provider } }], must_not: [{ ids: { values: [runId] } }] },
+          },
+          sort: [{ started_at: { order: 'desc' } }, { run_id: { order: 'desc' } }],
+          track_total_hits: false,
+        });
+        return res.hits.hits[0]?._source ?? null;
+      } catch (err) {
+        if (isIndexNotFound(err)) return null;
+        throw err;
+      }
     },
   };
 }

@@ -5,7 +5,11 @@
  * a feed source (a byte stream), the streaming parser, an event sink (the bulk writer) and a run
  * store.
  *
- * One parse, two phases (docs/adr/0005-streaming-xml-parser.md): the body is streamed through the
+ * The body is first received into the run's temporary directory and hashed (src/ingest/feed-file.ts):
+ * bytes equal to those of the previous run, which succeeded the same UTC day, are neither parsed
+ * nor written (docs/adr/0016-unchanged-feed-and-ingest-cost.md).
+ *
+ * One parse, two phases (docs/adr/0005-streaming-xml-parser.md): the feed is streamed through the
  * parser, each event normalised, and the resulting write operations appended to a temporary spool
  * file as NDJSON (`spool.ts`); only when the whole feed has arrived and parsed cleanly, and passed
  * the format guard, are those operations read back and written (of the copies of one identity,
@@ -15,13 +19,15 @@
  * operations (not the XML) for the length of the run.
  */
 import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withSpan } from '../observability/spans.js';
 import { normaliseEvent, type RejectionReason } from '../domain/event.js';
 import type { Logger } from '../observability/logger.js';
-import type { RunDocument } from '../store/indices.js';
+import { seenDayOf } from '../store/event-document.js';
+import type { FeedRecord, RunDocument } from '../store/indices.js';
 import { emptyRunCounts, type RunStore } from './run-store.js';
 import { writeOpOf, type WriteContext, type WriteOp } from './operations.js';
 import type { WriteStats } from './writer.js';
@@ -29,17 +35,30 @@ import { FeedError } from './errors.js';
 import { feedFormat, type FeedReader, type ParsedBaseEvent } from './formats/index.js';
 import { reportProgress } from './progress.js';
 import { readSpool, writeSpool } from './spool.js';
+import { receiveFeed, type ReceivedFeed } from './feed-file.js';
+import { documentCodeFingerprint } from './document-code.js';
 
 /** Where the bytes of the feed come from (the provider over HTTP, a fixture, a generator). */
 export interface FeedSource {
-  open(signal?: AbortSignal): Promise<FeedBody>;
+  /**
+   * `held`: the validators of the copy the store already holds, when it may be trusted
+   * (docs/adr/0016-*.md); a source that can ask the provider conditionally answers `notModified`.
+   */
+  open(signal?: AbortSignal, held?: FeedValidators): Promise<FeedBody>;
 }
 
-export interface FeedBody {
+export interface FeedValidators {
+  etag?: string | null;
+  lastModified?: string | null;
+}
+
+export interface FeedBody extends FeedValidators {
   body: AsyncIterable<Uint8Array>;
   status?: number;
   contentType?: string | null;
   attempts?: number;
+  /** The provider said the copy held is current (HTTP 304): there is no body. */
+  notModified?: boolean;
 }
 
 export type { FeedReader } from './formats/index.js';
@@ -74,6 +93,20 @@ export interface RunDeps {
   maxRejectedRatio?: number;
   /** Interval of the `progress` log lines (default 5000 ms). */
   progressMs?: number;
+  /**
+   * The document-building code's fingerprint recorded with the feed (default: this process's,
+   * src/ingest/document-code.ts); a test stands for another release with another value.
+   */
+  documentCode?: string;
+  /**
+   * Skip the parse and the writes when the feed's bytes equal those of the previous run, which
+   * succeeded the same UTC day (docs/adr/0016-*.md); needs `runs.previous`. Absent: every run
+   * parses and writes its feed.
+   */
+  unchangedFeeds?: {
+    /** Documents of this provider in the events index (the skip also needs them to be there). */
+    storedDocuments(): Promise<number>;
+  };
 }
 
 export interface RunResult {
@@ -85,6 +118,8 @@ export interface RunResult {
   duplicates: number;
   unknownElements: Record<string, number>;
   bytes: number;
+  /** The feed's bytes equalled the previous run's: nothing was parsed or written. */
+  feedUnchanged: boolean;
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {
@@ -174,8 +209,12 @@ class FeedSifter {
    * when another copy was (an online sighting counts, valid or not).
    */
   isWinner(op: WriteOp, ordinal: number): boolean {
-    const winner = this.winners.get(op.kind === 'event' ? op.event.id : op.identity.id);
+    const id = op.kind === 'event' ? op.event.id : op.identity.id;
+    const winner = this.winners.get(id);
     if (winner?.ordinal !== ordinal) return false;
+    // Later copies of this identity are not winners either: its entry is no longer needed, and the
+    // map shrinks while the operations are written (docs/adr/0016-*.md).
+    this.winners.delete(id);
     if (winner.online) {
       if (op.kind === 'rejected') op.online = true;
       else if (op.event.sell_mode !== 'online') op.sightedOnline = true;
@@ -193,6 +232,11 @@ class FeedSifter {
       byReason[w.reason] = (byReason[w.reason] ?? 0) + 1;
     }
     return { total, byReason };
+  }
+
+  /** Distinct identities of the feed: the event documents it maps to. */
+  get identities(): number {
+    return this.winners.size;
   }
 
   /** Events decided after de-duplication (each identity once, plus those without one). */
@@ -244,20 +288,19 @@ interface FeedProgress {
 }
 
 /**
- * Phase 1: fetch, parse, normalise and de-duplicate; the write operations go to the spool file
- * (NDJSON). Nothing is written to Elasticsearch yet.
+ * Phase 0: fetch the feed into `file`, hashing its bytes (docs/adr/0016-*.md). Nothing is parsed
+ * yet.
  */
-async function spoolFeed(
+async function fetchFeed(
   deps: RunDeps,
   file: string,
-  sifter: FeedSifter,
-  counts: RunDocument['counts'],
-  progress: FeedProgress,
   log: Logger,
-  onReader: (reader: FeedReader) => void = () => undefined,
-): Promise<void> {
-  await withSpan('ingest.read_feed', { 'event_search.provider': deps.provider }, async (span) => {
-    const feed = await deps.source.open(deps.signal);
+  onBytes: (total: number) => void,
+  held: FeedRecord | null,
+): Promise<{ received: ReceivedFeed; feed: FeedBody }> {
+  return withSpan('ingest.fetch_feed', { 'event_search.provider': deps.provider }, async (span) => {
+    const validators = held ? { etag: held.etag, lastModified: held.last_modified } : undefined;
+    const feed = await deps.source.open(deps.signal, validators);
     log.info(
       {
         phase: 'feed_fetched',
@@ -267,11 +310,37 @@ async function spoolFeed(
       },
       'feed response received',
     );
+    if (feed.notModified && !validators) {
+      throw new FeedError('malformed', 'the provider answered 304 Not Modified to a plain request');
+    }
+    const received = await receiveFeed(feed.body, file, onBytes);
+    checkAborted(deps.signal);
+    span.setAttributes({ 'event_search.feed.bytes': received.bytes });
+    return { received, feed };
+  });
+}
+
+/**
+ * Phase 1: parse the received feed (`feedFile`), normalise and de-duplicate; the write operations
+ * go to the spool file (NDJSON). Nothing is written to Elasticsearch yet.
+ */
+async function spoolFeed(
+  deps: RunDeps,
+  feedFile: string,
+  file: string,
+  sifter: FeedSifter,
+  counts: RunDocument['counts'],
+  progress: FeedProgress,
+  log: Logger,
+  onReader: (reader: FeedReader) => void = () => undefined,
+): Promise<void> {
+  await withSpan('ingest.read_feed', { 'event_search.provider': deps.provider }, async (span) => {
     const reader = (deps.parser ?? feedFormat('xml').reader)();
     onReader(reader);
     const signal = deps.signal;
     async function* batches(): AsyncGenerator<WriteOp[]> {
-      for await (const base of reader.parse(feed.body)) {
+      const body = createReadStream(feedFile, { highWaterMark: 64 * 1024 });
+      for await (const base of reader.parse(body)) {
         checkAborted(signal);
         yield sifter.operationsOf(base);
       }
@@ -446,13 +515,64 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
   const dir = await mkdtemp(join(deps.spoolDir ?? tmpdir(), 'event-search-feed-'));
   let reader: FeedReader | null = null;
   const sent = { items: 0 };
+  let feedUnchanged = false;
+  let receivedBytes = 0;
   const stopProgress = reportProgress(log, deps.progressMs ?? 5_000, {
+    received: () => receivedBytes,
     parsed: () => reader?.stats.events ?? 0,
     written: () => sent.items,
   });
   try {
+    const day = seenDayOf(started.toISOString());
+    const previous = deps.unchangedFeeds ? await previousRun(deps, runId, log) : null;
+    const held = await heldFeed(deps, previous, day, log);
+    const feedFile = join(dir, 'feed');
+    const { received, feed } = await fetchFeed(
+      deps,
+      feedFile,
+      log,
+      (n) => (receivedBytes = n),
+      held,
+    );
+    progress.bytes = received.bytes;
+    const same =
+      feed.notModified === true ||
+      (held?.sha256 === received.sha256 && held.bytes === received.bytes);
+    if (held && previous && same) {
+      // Nothing to parse or write: the stored documents already hold what these bytes say.
+      log.info(
+        {
+          phase: 'feed_unchanged',
+          previous_run_id: previous.run_id,
+          not_modified: feed.notModified === true,
+          sha256: held.sha256,
+          bytes: held.bytes,
+          written_day: held.written_day,
+        },
+        feed.notModified
+          ? `the provider answered 304 Not Modified: the feed is the one of run ${previous.run_id}, written today; nothing parsed or written`
+          : `the feed is byte for byte the one of run ${previous.run_id}, written today: nothing parsed or written`,
+      );
+      feedUnchanged = true;
+      progress.bytes = held.bytes;
+      run.feed = { ...held, unchanged: true };
+      Object.assign(counts, previous.counts, { items_changed: 0, bulk_failures: 0 });
+      return await finish(null);
+    }
+    run.feed = {
+      ...received,
+      unchanged: false,
+      written_day: day,
+      documents: 0,
+      time_zone: deps.timeZone,
+      code: deps.documentCode ?? documentCodeFingerprint(),
+      etag: feed.etag ?? null,
+      last_modified: feed.lastModified ?? null,
+    };
     const file = join(dir, 'ops.ndjson');
-    await spoolFeed(deps, file, sifter, counts, progress, log, (r) => (reader = r));
+    await spoolFeed(deps, feedFile, file, sifter, counts, progress, log, (r) => (reader = r));
+    await rm(feedFile, { force: true });
+    run.feed.documents = sifter.identities;
     // The feed was complete: its rejections and duplicates count (a failed read records none, as
     // nothing of it is applied).
     const rejections = sifter.rejections();
@@ -492,14 +612,62 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
     stopProgress();
     await rm(dir, { recursive: true, force: true });
   }
+  return finish(error);
 
-  error = await recordEnd(deps, run, started, now(), error, log);
-  return {
-    run,
-    ok: error === null,
-    error,
-    duplicates: sifter.duplicates,
-    unknownElements: progress.unknownElements,
-    bytes: progress.bytes,
-  };
+  async function finish(failure: Error | null): Promise<RunResult> {
+    const recorded = await recordEnd(deps, run, started, now(), failure, log);
+    return {
+      run,
+      ok: recorded === null,
+      error: recorded,
+      duplicates: feedUnchanged ? (counts.duplicates ?? 0) : sifter.duplicates,
+      unknownElements: progress.unknownElements,
+      bytes: progress.bytes,
+      feedUnchanged,
+    };
+  }
+}
+
+/** The run before this one (null, with a warning, when it cannot be read: the full path follows). */
+async function previousRun(deps: RunDeps, runId: string, log: Logger): Promise<RunDocument | null> {
+  try {
+    return (await deps.runs.previous?.(deps.provider, runId)) ?? null;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log.warn({ phase: 'feed_unchanged', err: message }, 'could not read the previous run');
+    return null;
+  }
+}
+
+/**
+ * The previous run's feed record when the stored documents are what its bytes say, as this run
+ * would write them (docs/adr/0016-*.md): that run succeeded, wrote them in full the same UTC day
+ * with the same provider time zone and the same document-building code, and the index holds its
+ * documents. Null when the run must take the full path whatever it fetches.
+ */
+async function heldFeed(
+  deps: RunDeps,
+  previous: RunDocument | null,
+  day: string,
+  log: Logger,
+): Promise<FeedRecord | null> {
+  const feed = previous?.feed;
+  if (!deps.unchangedFeeds || previous?.outcome !== 'succeeded' || !feed) return null;
+  if (feed.written_day !== day || feed.time_zone !== deps.timeZone) return null;
+  if (feed.code !== (deps.documentCode ?? documentCodeFingerprint())) {
+    log.info(
+      { phase: 'feed_unchanged', previous_run_id: previous.run_id },
+      'the previous run wrote its documents with other code (another release): this run takes the full path',
+    );
+    return null;
+  }
+  const stored = await deps.unchangedFeeds.storedDocuments();
+  if (stored < feed.documents) {
+    log.warn(
+      { phase: 'feed_unchanged', stored_documents: stored, documents: feed.documents },
+      'the index lacks some documents of the last feed: this run takes the full path',
+    );
+    return null;
+  }
+  return feed;
 }

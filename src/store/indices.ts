@@ -141,6 +141,31 @@ export interface RunDocument {
     /** Extra copies of identities the feed carried more than once (absent in older records). */
     duplicates?: number;
   };
+  /**
+   * The feed's bytes as this run received them (absent in older records and in runs that did not
+   * receive the whole body): what lets the next run skip an identical feed (docs/adr/0016-*.md).
+   */
+  feed?: FeedRecord;
+}
+
+/** What a run recorded of the feed it received (docs/adr/0016-unchanged-feed-and-ingest-cost.md). */
+export interface FeedRecord {
+  /** SHA-256 of the body's bytes (hex). */
+  sha256: string;
+  bytes: number;
+  /** The run skipped the parse and the writes: the bytes equal those of the run before it. */
+  unchanged: boolean;
+  /** UTC day (ISO, midnight) the stored documents were last written in full from these bytes. */
+  written_day: string;
+  /** Distinct event documents (identities) these bytes map to. */
+  documents: number;
+  /** The provider's time zone the documents were computed with (other zone: other documents). */
+  time_zone?: string;
+  /** The document-building code that wrote them (src/ingest/document-code.ts). */
+  code?: string;
+  /** The provider's validators for these bytes (`ETag`, `Last-Modified`), when it sent them. */
+  etag?: string | null;
+  last_modified?: string | null;
 }
 
 const keyword: estypes.MappingProperty = { type: 'keyword' };
@@ -235,6 +260,20 @@ export const runsMappings: estypes.MappingTypeMapping = {
         duplicates: { type: 'long' },
         // Reasons are a small closed set; keep them as a flattened map so new ones need no mapping.
         rejected_by_reason: { type: 'flattened' },
+      },
+    },
+    feed: {
+      type: 'object',
+      properties: {
+        sha256: { type: 'keyword', index: false },
+        bytes: { type: 'long' },
+        unchanged: { type: 'boolean' },
+        written_day: { type: 'date' },
+        documents: { type: 'long' },
+        time_zone: { type: 'keyword', index: false },
+        code: { type: 'keyword', index: false },
+        etag: { type: 'keyword', index: false },
+        last_modified: { type: 'keyword', index: false },
       },
     },
   },

@@ -406,6 +406,7 @@ CronJob, under its old name (an upgrade keeps it). Each entry gets `cronJobName`
   "scheduleTimeZone" ((hasKey $p "scheduleTimeZone") | ternary $p.scheduleTimeZone $ing.timeZone)
   "suspend" ((hasKey $p "suspend") | ternary $p.suspend $ing.suspend)
   "resources" ($p.resources | default $ing.resources)
+  "heap" (merge (deepCopy ($p.heap | default dict)) $ing.heap)
   "env" (merge (deepCopy ($p.env | default dict)) ($ing.env | default dict))
   "cronJobName" (printf "%s-ingest-%s" ($full | trunc 22 | trimSuffix "-") $p.name) }}
 {{- $out = append $out $entry }}
@@ -422,6 +423,7 @@ CronJob, under its old name (an upgrade keeps it). Each entry gets `cronJobName`
   "scheduleTimeZone" $ing.timeZone
   "suspend" $ing.suspend
   "resources" $ing.resources
+  "heap" $ing.heap
   "env" ($ing.env | default dict)
   "cronJobName" (printf "%s-ingester" ($full | trunc 43 | trimSuffix "-"))) }}
 {{- end }}

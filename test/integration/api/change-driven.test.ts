@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { WriteOp } from '../../../src/ingest/operations.js';
 import { bootstrapIndices, type IndexNames } from '../../../src/store/indices.js';
 import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
-import { bytesSource, fixture, ingest } from '../ingest/support.js';
+import { bytesSource, fixture, indexTotal as indexTotalOf, ingest } from '../ingest/support.js';
 import { buildApi } from './api-fixture.js';
 
 const env = testStoreEnv('api-change');
@@ -30,11 +30,7 @@ afterAll(async () => {
   await client.close();
 });
 
-/** Documents Elasticsearch indexed into the events index so far (primaries). */
-async function indexTotal(): Promise<number> {
-  const stats = await client.indices.stats({ index: names.eventsAlias, metric: 'indexing' });
-  return stats._all.primaries?.indexing?.index_total ?? NaN;
-}
+const indexTotal = () => indexTotalOf(client, names.prefix);
 
 type Api = ReturnType<typeof buildApi>;
 

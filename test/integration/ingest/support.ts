@@ -68,6 +68,8 @@ export interface IngestOptions {
   wrapSink?: (sink: EventSink) => EventSink;
   /** More ingest settings (INGEST_*), as the environment gives them. */
   env?: Record<string, string>;
+  /** The document-building code's fingerprint (default: this code's); another value = another release. */
+  documentCode?: string;
 }
 
 /** One run of the real ingester's wiring (ingestRunDeps, as createIngestJob calls it) over `source`. */
@@ -93,7 +95,15 @@ export async function ingest(
     ...deps,
     sink: options.wrapSink ? options.wrapSink(deps.sink) : deps.sink,
     ...(options.now ? { now: options.now } : {}),
+    ...(options.documentCode ? { documentCode: options.documentCode } : {}),
   });
+}
+
+/** Documents Elasticsearch indexed into the events index so far (primaries). */
+export async function indexTotal(client: Client, prefix: string): Promise<number> {
+  const index = indexNames(prefix).eventsAlias;
+  const stats = await client.indices.stats({ index, metric: 'indexing' });
+  return stats._all.primaries?.indexing?.index_total ?? NaN;
 }
 
 /** Every stored event by id, as stored (`_source`). */

@@ -204,7 +204,14 @@ def test_processes_run_entry_points_the_image_has():
         "bootstrap": only(objects, "Job", "bootstrap")["spec"]["template"]["spec"]["containers"][0]["command"],
         "api": only(objects, "Deployment", "api")["spec"]["template"]["spec"]["containers"][0]["command"],
     }
-    assert commands["ingester"] == ["node", "--import", "./dist/observability/register.js", "dist/main/ingest.js"]
+    assert commands["ingester"] == [
+        "node",
+        "--max-semi-space-size=4",
+        "--max-old-space-size=128",
+        "--import",
+        "./dist/observability/register.js",
+        "dist/main/ingest.js",
+    ]
     # The bootstrap hook bootstraps, then migrates the events index when needed (ADR 0015).
     assert commands["bootstrap"] == ["node", "dist/main/migrate.js"]
     assert commands["api"][-1] == "dist/main/api.js"
@@ -243,7 +250,7 @@ TWO_PROVIDERS = [
     "ingester.providers[1].format=ndjson", "ingester.providers[1].timeZone=America/New_York",
     "ingester.providers[1].schedule=0 * * * *", "ingester.providers[1].scheduleTimeZone=America/New_York",
     "ingester.providers[1].suspend=true", "ingester.providers[1].resources.requests.cpu=100m",
-    "ingester.providers[1].env.PROVIDER_RETRIES=5",
+    "ingester.providers[1].env.PROVIDER_RETRIES=5", "ingester.providers[1].heap.oldSpaceMB=512",
 ]
 
 
@@ -268,6 +275,11 @@ def test_two_providers_render_two_cronjobs_with_their_own_schedule_zone_and_feed
     resources = {n: pod_template(c)["spec"]["containers"][0]["resources"] for n, c in crons.items()}
     assert resources["newyork"] == {"requests": {"cpu": "100m"}}
     assert resources["madrid"]["requests"]["cpu"] == "250m"  # the ingester's shared default
+    # V8's heap bounds: a provider's own old generation, the shared young one (ingester.heap).
+    flags = {n: [a for a in pod_template(c)["spec"]["containers"][0]["command"] if a.startswith("--max-")]
+             for n, c in crons.items()}
+    assert flags == {"madrid": ["--max-semi-space-size=4", "--max-old-space-size=128"],
+                     "newyork": ["--max-semi-space-size=4", "--max-old-space-size=512"]}
 
 
 def test_the_migration_gets_every_provider_zone_and_the_api_none():
