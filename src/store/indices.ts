@@ -284,7 +284,7 @@ export const runsMappings: estypes.MappingTypeMapping = {
  * templates change. Only the bootstrap puts templates; the ingester checks the layout is there
  * (`checkIndices`) and never re-puts them (docs/adr/0012-production-semantics.md).
  */
-export const TEMPLATES_VERSION = EVENTS_MAPPING_VERSION * 100 + 2;
+export const TEMPLATES_VERSION = EVENTS_MAPPING_VERSION * 100 + 1;
 
 /** The ingest lease (`src/ingest/lease.ts`, `LeaseDocument`). */
 export const leaseMappings: estypes.MappingTypeMapping = {
