@@ -99,8 +99,21 @@ describe('make run (scripts/run-local.sh)', () => {
     const camela = both.filter((e) => e.title === 'Camela en concierto');
     expect(new Set(camela.map((e) => e.id)).size).toBe(2);
     expect(camela[0]).toMatchObject({ start_date: camela[1]?.start_date });
-    const order = both.map((e) => `${e.start_date}T${e.start_time ?? ''}|${e.id}`);
-    expect(order).toEqual([...order].sort());
+    // The sample events are days apart: whatever the zone, the answers follow their wall clocks.
+    const wall = both.map((e) => `${e.start_date}T${e.start_time ?? ''}`);
+    expect(wall).toEqual([...wall].sort());
+    // make run's zones: "primary" in Europe/Madrid, "json" in America/New_York. Camela starts at
+    // 21:00 on both wall clocks: 19:00Z in Madrid, 01:00Z the next day in New York. A window of
+    // instants finds only Madrid's, and the answers put it first (ordered by start instant).
+    const res = await fetch(
+      `http://127.0.0.1:${apiPort}/search?starts_at=2021-06-30T19:00:00Z&ends_at=2021-06-30T20:00:00Z`,
+    );
+    const inMadrid = ((await res.json()) as { data: { events: Served[] } }).data.events;
+    expect(inMadrid.map((e) => e.title)).toEqual(['Camela en concierto']);
+    expect(camela.map((e) => e.id)).toEqual([
+      inMadrid[0]?.id,
+      camela.find((e) => e.id !== inMadrid[0]?.id)?.id,
+    ]);
     expect(proc.output()).toMatch(/"provider":"json".*"msg":"events written to Elasticsearch"/);
 
     process.kill(-pgid, 'SIGINT');
