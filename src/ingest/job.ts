@@ -138,6 +138,7 @@ export function ingestRunDeps(
         client,
         index: alias,
         context,
+        provider: env.PROVIDER_NAME,
         flushBytes: env.INGEST_BULK_FLUSH_BYTES,
         concurrency: env.INGEST_BULK_CONCURRENCY,
       }),

@@ -24,18 +24,24 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withSpan } from '../observability/spans.js';
-import { normaliseEvent, type RejectionReason } from '../domain/event.js';
+import { normaliseEvent, REJECTION_REASONS, type RejectionReason } from '../domain/event.js';
 import type { Logger } from '../observability/logger.js';
-import { seenDayOf } from '../store/event-document.js';
+import { everOnlineJson, seenDayOf } from '../store/event-document.js';
 import type { FeedRecord, RunDocument } from '../store/indices.js';
 import { emptyRunCounts, type RunStore } from './run-store.js';
-import { writeOpOf, type WriteContext, type WriteOp } from './operations.js';
+import {
+  writeItemOf,
+  writeOpOf,
+  type WriteContext,
+  type WriteItem,
+  type WriteOp,
+} from './operations.js';
 import type { WriteStats } from './writer.js';
 import { FeedError } from './errors.js';
 import { feedFormat, type FeedReader, type ParsedBaseEvent } from './formats/index.js';
 import { reportProgress } from './progress.js';
 import { readSpool, writeSpool } from './spool.js';
-import { receiveFeed, type ReceivedFeed } from './feed-file.js';
+import { hashedBody, receiveFeed, type ReceivedFeed } from './feed-file.js';
 import { documentCodeFingerprint } from './document-code.js';
 
 /** Where the bytes of the feed come from (the provider over HTTP, a fixture, a generator). */
@@ -63,8 +69,14 @@ export interface FeedBody extends FeedValidators {
 
 export type { FeedReader } from './formats/index.js';
 
-/** Writes the items it pulls from `ops`; reports failures in its result, does not throw for them. */
-export type EventSink = (ops: AsyncIterable<WriteOp>, context: WriteContext) => Promise<WriteStats>;
+/**
+ * Writes the items it pulls from `ops` (the run hands it `WriteItem`s; a `WriteOp` is built with
+ * `context`); reports failures in its result, does not throw for them.
+ */
+export type EventSink = (
+  ops: AsyncIterable<WriteItem | WriteOp>,
+  context: WriteContext,
+) => Promise<WriteStats>;
 
 export interface RunDeps {
   /** Provider name: part of every event's identity. */
@@ -129,17 +141,32 @@ function checkAborted(signal: AbortSignal | undefined): void {
   }
 }
 
-/** The copy of one identity that is written, and what all of its copies said. */
-interface Winner {
-  /** Position of the winning operation in the spool (the order operations are written in). */
-  ordinal: number;
-  /** The winner is a valid copy (then no later invalid copy can replace it). */
-  valid: boolean;
-  /** Some copy in this feed was sold online, valid or not (docs/adr/0002-*.md). */
-  online: boolean;
-  /** The winner's rejection, when it is not valid. */
-  reason?: RejectionReason;
+/**
+ * The copy of one identity that is written, and what all of its copies said, packed in one number
+ * (a small integer for any real feed: the map of a million ids stays compact, docs/adr/0016-*.md):
+ * `ordinal * 32 + reason * 4 + online * 2 + valid`, where `ordinal` is the position of the winning
+ * operation in the spool, `valid` says the winner is a valid copy (then no later invalid copy can
+ * replace it), `online` that some copy in this feed was sold online, valid or not
+ * (docs/adr/0002-*.md), and `reason` is 1 + the index of the winner's rejection reason in
+ * REJECTION_REASONS (0 when it is valid).
+ */
+type Winner = number;
+
+const VALID = 1;
+const ONLINE = 2;
+const REASON_SHIFT = 4;
+const ORDINAL_SHIFT = 32;
+
+function winnerOf(ordinal: number, valid: boolean, online: boolean, reason?: RejectionReason) {
+  const code = reason === undefined ? 0 : 1 + REJECTION_REASONS.indexOf(reason);
+  return (
+    ordinal * ORDINAL_SHIFT + code * REASON_SHIFT + (online ? ONLINE : 0) + (valid ? VALID : 0)
+  );
 }
+
+const ordinalOf = (w: Winner) => Math.floor(w / ORDINAL_SHIFT);
+const reasonOf = (w: Winner): RejectionReason | undefined =>
+  REJECTION_REASONS[Math.floor((w % ORDINAL_SHIFT) / REASON_SHIFT) - 1];
 
 /** Rejections of one reason: how many, and the first one's detail as an example. */
 export interface ReasonCount {
@@ -169,9 +196,12 @@ class FeedSifter {
     private readonly maxLogged: number,
   ) {}
 
-  /** The write operations of one base event (unidentifiable events are only counted). */
-  operationsOf(base: ParsedBaseEvent): WriteOp[] {
-    const ops: WriteOp[] = [];
+  /**
+   * The write items of one base event (unidentifiable events are only counted), their updates
+   * built for `context`.
+   */
+  operationsOf(base: ParsedBaseEvent, context: WriteContext): WriteItem[] {
+    const items: WriteItem[] = [];
     for (const raw of base.events) {
       const result = normaliseEvent(this.provider, raw);
       const id = result.ok ? result.event.id : (result.identity?.id ?? null);
@@ -187,39 +217,41 @@ class FeedSifter {
       }
       const online = raw.sell_mode?.trim() === 'online';
       const previous = this.winners.get(id);
-      if (previous) this.noteDuplicate(id, raw.base_event_id);
-      if (!previous || result.ok || !previous.valid) {
-        this.winners.set(id, {
-          ordinal: this.ordinal,
-          valid: result.ok,
-          online: online || (previous?.online ?? false),
-          ...(result.ok ? {} : { reason: result.reason }),
-        });
+      if (previous !== undefined) this.noteDuplicate(id, raw.base_event_id);
+      if (previous === undefined || result.ok || (previous & VALID) === 0) {
+        const wasOnline = previous !== undefined && (previous & ONLINE) !== 0;
+        this.winners.set(
+          id,
+          winnerOf(
+            this.ordinal,
+            result.ok,
+            online || wasOnline,
+            result.ok ? undefined : result.reason,
+          ),
+        );
       } else if (online) {
-        previous.online = true;
+        this.winners.set(id, previous | ONLINE);
       }
       this.ordinal++;
-      ops.push(op);
+      items.push(writeItemOf(op, context));
     }
-    return ops;
+    return items;
   }
 
   /**
-   * Whether the spooled operation at `ordinal` is its identity's winner; if so, marks it online
-   * when another copy was (an online sighting counts, valid or not).
+   * The spooled item at `ordinal` as it is written when it is its identity's winner (marked online
+   * when another copy was: an online sighting counts, valid or not), else null.
    */
-  isWinner(op: WriteOp, ordinal: number): boolean {
-    const id = op.kind === 'event' ? op.event.id : op.identity.id;
-    const winner = this.winners.get(id);
-    if (winner?.ordinal !== ordinal) return false;
+  winning(item: WriteItem, ordinal: number): WriteItem | null {
+    const winner = this.winners.get(item.id);
+    if (winner === undefined || ordinalOf(winner) !== ordinal) return null;
     // Later copies of this identity are not winners either: its entry is no longer needed, and the
     // map shrinks while the operations are written (docs/adr/0016-*.md).
-    this.winners.delete(id);
-    if (winner.online) {
-      if (op.kind === 'rejected') op.online = true;
-      else if (op.event.sell_mode !== 'online') op.sightedOnline = true;
+    this.winners.delete(item.id);
+    if ((winner & ONLINE) !== 0 && !item.online) {
+      return { ...item, online: true, json: everOnlineJson(item.json) };
     }
-    return true;
+    return item;
   }
 
   /** Events rejected: the winners that are not valid, and the events without an identity. */
@@ -227,9 +259,10 @@ class FeedSifter {
     const byReason = { ...this.unidentifiedByReason };
     let total = this.unidentified;
     for (const w of this.winners.values()) {
-      if (w.reason === undefined) continue;
+      const reason = reasonOf(w);
+      if (reason === undefined) continue;
       total++;
-      byReason[w.reason] = (byReason[w.reason] ?? 0) + 1;
+      byReason[reason] = (byReason[reason] ?? 0) + 1;
     }
     return { total, byReason };
   }
@@ -287,17 +320,23 @@ interface FeedProgress {
   bytes: number;
 }
 
+/** The feed's response: its bytes received into a file, or (no file) hashed as they are parsed. */
+type FetchedFeed =
+  | { feed: FeedBody; received: ReceivedFeed; streamed: null }
+  | { feed: FeedBody; received: null; streamed: ReturnType<typeof hashedBody> };
+
 /**
  * Phase 0: fetch the feed into `file`, hashing its bytes (docs/adr/0016-*.md). Nothing is parsed
- * yet.
+ * yet. `file` null (a run with no held feed to compare with: it parses whatever it fetches): the
+ * bytes are not received here but hashed as phase 1 parses them.
  */
 async function fetchFeed(
   deps: RunDeps,
-  file: string,
+  file: string | null,
   log: Logger,
   onBytes: (total: number) => void,
   held: FeedRecord | null,
-): Promise<{ received: ReceivedFeed; feed: FeedBody }> {
+): Promise<FetchedFeed> {
   return withSpan('ingest.fetch_feed', { 'event_search.provider': deps.provider }, async (span) => {
     const validators = held ? { etag: held.etag, lastModified: held.last_modified } : undefined;
     const feed = await deps.source.open(deps.signal, validators);
@@ -313,24 +352,26 @@ async function fetchFeed(
     if (feed.notModified && !validators) {
       throw new FeedError('malformed', 'the provider answered 304 Not Modified to a plain request');
     }
+    if (file === null) return { feed, received: null, streamed: hashedBody(feed.body, onBytes) };
     const received = await receiveFeed(feed.body, file, onBytes);
     checkAborted(deps.signal);
     span.setAttributes({ 'event_search.feed.bytes': received.bytes });
-    return { received, feed };
+    return { feed, received, streamed: null };
   });
 }
 
 /**
- * Phase 1: parse the received feed (`feedFile`), normalise and de-duplicate; the write operations
- * go to the spool file (NDJSON). Nothing is written to Elasticsearch yet.
+ * Phase 1: parse the received feed (`feed`: its file, or its bytes as they arrive), normalise and
+ * de-duplicate; the write operations go to the spool file. Nothing is written to Elasticsearch yet.
  */
 async function spoolFeed(
   deps: RunDeps,
-  feedFile: string,
+  feed: string | AsyncIterable<Uint8Array>,
   file: string,
   sifter: FeedSifter,
   counts: RunDocument['counts'],
   progress: FeedProgress,
+  context: WriteContext,
   log: Logger,
   onReader: (reader: FeedReader) => void = () => undefined,
 ): Promise<void> {
@@ -338,11 +379,12 @@ async function spoolFeed(
     const reader = (deps.parser ?? feedFormat('xml').reader)();
     onReader(reader);
     const signal = deps.signal;
-    async function* batches(): AsyncGenerator<WriteOp[]> {
-      const body = createReadStream(feedFile, { highWaterMark: 64 * 1024 });
+    async function* batches(): AsyncGenerator<WriteItem[]> {
+      const body =
+        typeof feed === 'string' ? createReadStream(feed, { highWaterMark: 64 * 1024 }) : feed;
       for await (const base of reader.parse(body)) {
         checkAborted(signal);
-        yield sifter.operationsOf(base);
+        yield sifter.operationsOf(base, context);
       }
     }
     try {
@@ -381,14 +423,15 @@ async function writeSpooled(
   sent: { items: number },
 ): Promise<WriteStats> {
   const signal = deps.signal;
-  async function* operations(): AsyncGenerator<WriteOp> {
+  async function* operations(): AsyncGenerator<WriteItem> {
     let ordinal = 0;
-    for await (const op of readSpool(file)) {
+    for await (const spooled of readSpool(file)) {
       checkAborted(signal);
       // Only the winning copy of a duplicated identity is written.
-      if (!sifter.isWinner(op, ordinal++)) continue;
+      const item = sifter.winning(spooled, ordinal++);
+      if (item === null) continue;
       sent.items++;
-      yield op;
+      yield item;
     }
   }
   return withSpan('ingest.write', { 'event_search.run_id': context.runId }, async (span) => {
@@ -526,18 +569,19 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
     const day = seenDayOf(started.toISOString());
     const previous = deps.unchangedFeeds ? await previousRun(deps, runId, log) : null;
     const held = await heldFeed(deps, previous, day, log);
-    const feedFile = join(dir, 'feed');
-    const { received, feed } = await fetchFeed(
+    // With no held feed, nothing can be skipped: the bytes are parsed as they arrive, no file.
+    const feedFile = held ? join(dir, 'feed') : null;
+    const { received, feed, streamed } = await fetchFeed(
       deps,
       feedFile,
       log,
       (n) => (receivedBytes = n),
       held,
     );
-    progress.bytes = received.bytes;
+    if (received) progress.bytes = received.bytes;
     const same =
       feed.notModified === true ||
-      (held?.sha256 === received.sha256 && held.bytes === received.bytes);
+      (received !== null && held?.sha256 === received.sha256 && held.bytes === received.bytes);
     if (held && previous && same) {
       // Nothing to parse or write: the stored documents already hold what these bytes say.
       log.info(
@@ -559,8 +603,8 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
       Object.assign(counts, previous.counts, { items_changed: 0, bulk_failures: 0 });
       return await finish(null);
     }
-    run.feed = {
-      ...received,
+    const recordOf = (bytes: ReceivedFeed): FeedRecord => ({
+      ...bytes,
       unchanged: false,
       written_day: day,
       documents: 0,
@@ -568,11 +612,28 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
       code: deps.documentCode ?? documentCodeFingerprint(),
       etag: feed.etag ?? null,
       last_modified: feed.lastModified ?? null,
-    };
+    });
+    if (received) run.feed = recordOf(received);
     const file = join(dir, 'ops.ndjson');
-    await spoolFeed(deps, feedFile, file, sifter, counts, progress, log, (r) => (reader = r));
-    await rm(feedFile, { force: true });
-    run.feed.documents = sifter.identities;
+    const context = { runId, seenAt: started.toISOString(), timeZone: deps.timeZone };
+    await spoolFeed(
+      deps,
+      streamed ? streamed.chunks : (feedFile as string),
+      file,
+      sifter,
+      counts,
+      progress,
+      context,
+      log,
+      (r) => {
+        reader = r;
+      },
+    );
+    if (feedFile) await rm(feedFile, { force: true });
+    run.feed = {
+      ...(run.feed ?? recordOf(streamed ? streamed.received() : { sha256: '', bytes: 0 })),
+      documents: sifter.identities,
+    };
     // The feed was complete: its rejections and duplicates count (a failed read records none, as
     // nothing of it is applied).
     const rejections = sifter.rejections();
@@ -581,7 +642,6 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
     counts.duplicates = sifter.duplicates;
     checkRejectedShare(sifter, rejections, deps.maxRejectedRatio ?? 0.5, log);
 
-    const context = { runId, seenAt: started.toISOString(), timeZone: deps.timeZone };
     const written = await writeSpooled(deps, file, context, sifter, sent);
     sifter.forgetIds();
     counts.events_upserted = written.eventsWritten;
@@ -595,6 +655,7 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
         rejected_recorded: written.rejectedWritten,
         items_changed: written.changed,
         items_unchanged: written.unchanged,
+        items_created: written.created,
         events_rejected: counts.events_rejected,
         rejected_by_reason: counts.rejected_by_reason,
         duplicates: sifter.duplicates,

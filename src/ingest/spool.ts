@@ -1,17 +1,21 @@
 /**
- * The run's spool file: the write operations of one feed as NDJSON, one `WriteOp` per line
- * (docs/adr/0005-streaming-xml-parser.md).
+ * The run's spool file: the write operations of one feed, one `WriteItem` per line
+ * (docs/adr/0005-streaming-xml-parser.md): its update is stored as the JSON the writer sends, so
+ * the write phase neither parses nor serializes the documents again (docs/adr/0016-*.md).
+ *
+ * A line is `<kind><online>\t<id>\t<doc length>\t<upsert length>\t<doc JSON>\t<upsert JSON>`:
+ * kind `e` (event) or `r` (rejected), online `1` or `0`. JSON holds no raw tab or newline (both are
+ * escaped in strings), and the lengths make a truncated or damaged line an error.
  *
  * Phase 1 of a run appends the operations it derives from the feed (parsed, normalised,
  * de-duplicated); phase 2 reads them back, in the same order, and hands them to the writer. Both
  * sides stream: the writer batches lines into chunks and waits for the file stream to drain, the
- * reader pulls lines through `node:readline` (which pauses the file stream while lines are
- * waiting), so memory holds one chunk at a time whatever the number of operations.
+ * reader splits one chunk of the file at a time into lines, so memory holds one chunk at a time
+ * whatever the number of operations.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
-import type { WriteOp } from './operations.js';
+import type { WriteItem } from './operations.js';
 
 /** Characters of NDJSON gathered before they are handed to the file stream. */
 const CHUNK = 64 * 1024;
@@ -30,14 +34,14 @@ export interface SpoolStats {
  */
 export async function writeSpool(
   file: string,
-  batches: AsyncIterable<readonly WriteOp[]>,
+  batches: AsyncIterable<readonly WriteItem[]>,
 ): Promise<SpoolStats> {
   const stats: SpoolStats = { ops: 0, bytes: 0 };
   async function* chunks(): AsyncGenerator<string> {
     let chunk = '';
     for await (const ops of batches) {
       for (const op of ops) {
-        chunk += `${JSON.stringify(op)}\n`;
+        chunk += lineOf(op);
         stats.ops++;
       }
       if (chunk.length >= CHUNK) {
@@ -55,36 +59,82 @@ export async function writeSpool(
   return stats;
 }
 
+/** The spool line of `item` (with its newline). */
+function lineOf(item: WriteItem): string {
+  const { doc, upsert } = item.json;
+  const head = `${item.kind === 'event' ? 'e' : 'r'}${item.online ? '1' : '0'}`;
+  return `${head}\t${item.id}\t${doc.length}\t${upsert.length}\t${doc}\t${upsert}\n`;
+}
+
+/** A JSON object's text, as far as its ends show (the writer's request would refuse it otherwise). */
+function isObjectJson(text: string): boolean {
+  return text.startsWith('{') && text.endsWith('}');
+}
+
+/** The item of a spool line, or null when the line is not one `lineOf` writes. */
+function itemOf(line: string): WriteItem | null {
+  const kind = line[0] === 'e' ? 'event' : line[0] === 'r' ? 'rejected' : null;
+  const online = line[1] === '1' ? true : line[1] === '0' ? false : null;
+  if (kind === null || online === null || line[2] !== '\t') return null;
+  const idEnd = line.indexOf('\t', 3);
+  const docLengthEnd = idEnd < 0 ? -1 : line.indexOf('\t', idEnd + 1);
+  const upsertLengthEnd = docLengthEnd < 0 ? -1 : line.indexOf('\t', docLengthEnd + 1);
+  if (upsertLengthEnd < 0 || idEnd === 3) return null;
+  const docLength = Number(line.slice(idEnd + 1, docLengthEnd));
+  const upsertLength = Number(line.slice(docLengthEnd + 1, upsertLengthEnd));
+  const docStart = upsertLengthEnd + 1;
+  const upsertStart = docStart + docLength + 1;
+  if (
+    !Number.isInteger(docLength) ||
+    !Number.isInteger(upsertLength) ||
+    line.length !== upsertStart + upsertLength ||
+    line[upsertStart - 1] !== '\t'
+  ) {
+    return null;
+  }
+  const doc = line.slice(docStart, upsertStart - 1);
+  const upsert = line.slice(upsertStart);
+  if (!isObjectJson(doc) || !isObjectJson(upsert)) return null;
+  return { kind, id: line.slice(3, idEnd), online, json: { doc, upsert } };
+}
+
 /**
- * Yields the operations of a spool file written by `writeSpool`, in order. A line that is not a
- * JSON object with a known `kind` is an error naming the line (the file is this run's own, so this
- * means it was damaged on disk).
+ * Yields the items of a spool file written by `writeSpool`, in order. A line that is not one
+ * `writeSpool` writes (cut short, lengths that do not add up, an unknown kind) is an error naming
+ * the line (the file is this run's own, so this means it was damaged on disk).
  */
-export async function* readSpool(file: string): AsyncGenerator<WriteOp> {
-  const input = createReadStream(file, { encoding: 'utf8', highWaterMark: CHUNK });
-  const lines = createInterface({ input, crlfDelay: Infinity });
+export async function* readSpool(file: string): AsyncGenerator<WriteItem> {
   let n = 0;
-  try {
-    for await (const line of lines) {
-      n++;
-      if (line === '') continue;
-      let op: unknown;
-      try {
-        op = JSON.parse(line);
-      } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
-        throw new Error(`the spool file ${file} is damaged: line ${n} is not JSON (${reason})`);
-      }
-      const kind = (op as { kind?: unknown } | null)?.kind;
-      if (kind !== 'event' && kind !== 'rejected') {
-        throw new Error(`the spool file ${file} is damaged: line ${n} is not a write operation`);
-      }
-      // Written by writeSpool from WriteOps: the branded strings (LocalDateTime) come back as the
-      // same strings.
-      yield op as WriteOp;
+  for await (const line of linesOf(file)) {
+    n++;
+    if (line === '') continue;
+    const item = itemOf(line);
+    if (item === null) {
+      throw new Error(`the spool file ${file} is damaged: line ${n} is not a write operation`);
     }
+    yield item;
+  }
+}
+
+/**
+ * The lines of `file`, split at `\n` only (`node:readline` also splits at `\r` and U+2028, which
+ * JSON leaves unescaped in strings). Reads one chunk at a time.
+ */
+async function* linesOf(file: string): AsyncGenerator<string> {
+  const input = createReadStream(file, { encoding: 'utf8', highWaterMark: CHUNK });
+  let rest = '';
+  try {
+    for await (const chunk of input as AsyncIterable<string>) {
+      const text = rest + chunk;
+      let start = 0;
+      for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
+        yield text.slice(start, end);
+        start = end + 1;
+      }
+      rest = text.slice(start);
+    }
+    if (rest !== '') yield rest;
   } finally {
-    lines.close();
     input.destroy();
   }
 }

@@ -25,7 +25,7 @@ import {
   type RejectionReason,
 } from '../domain/event.js';
 import { instantOf, type LocalDateTime } from '../domain/local-time.js';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { EVENTS_MAPPING_VERSION, type EventDocument } from './indices.js';
 
 /** Who wrote the document and when: the same for every event of one ingest run. */
@@ -101,14 +101,95 @@ export interface DocumentUpdate {
   upsert: EventDocument;
 }
 
+/** The hash of a `doc` as JSON: what `content_hash` stores (docs/adr/0013-change-driven-data.md). */
+function contentHashOf(docJson: string): string {
+  return hash('sha1', docJson, 'base64url');
+}
+
 /**
  * The document update with `content_hash` (a hash of the `doc`) in both parts: a later sighting
  * whose `doc` has the same hash would change nothing, so the writer skips it without sending it
  * (docs/adr/0013-change-driven-data.md). Pure.
  */
-function hashed(doc: Partial<EventDocument>, upsert: EventDocument): DocumentUpdate {
-  const content_hash = createHash('sha1').update(JSON.stringify(doc)).digest('base64url');
+function hashed([doc, upsert]: UpdateParts): DocumentUpdate {
+  const content_hash = contentHashOf(JSON.stringify(doc));
   return { doc: { ...doc, content_hash }, upsert: { ...upsert, content_hash } };
+}
+
+/** The `doc` and the `upsert` of an update, before their hash. */
+type UpdateParts = [doc: Partial<EventDocument>, upsert: EventDocument];
+
+/**
+ * An update as JSON, before its hash: what a run spools between reading the feed and writing it
+ * (src/ingest/spool.ts), so the write phase neither parses nor serializes the documents again
+ * (docs/adr/0016-*.md).
+ */
+export interface UpdateJson {
+  /** JSON of the partial update of an existing document (no `content_hash`). */
+  doc: string;
+  /** JSON of the whole document, created when there is none (no `content_hash`). */
+  upsert: string;
+}
+
+/** An update ready to send: `doc` and `upsert` as JSON, each with its `content_hash`. */
+export interface HashedUpdateJson extends UpdateJson {
+  content_hash: string;
+}
+
+function jsonOf([doc, upsert]: UpdateParts): UpdateJson {
+  return { doc: JSON.stringify(doc), upsert: JSON.stringify(upsert) };
+}
+
+/** `{...object, key: value}` as JSON, from the JSON of a non-empty `object` without `key`. */
+function appendedJson(objectJson: string, key: string, valueJson: string): string {
+  return `${objectJson.slice(0, -1)},"${key}":${valueJson}}`;
+}
+
+/**
+ * The update with its `content_hash`: the same JSON as `hashed` (the hash goes last in both
+ * parts), built without parsing or serializing the documents again. Pure.
+ */
+export function hashedJson(json: UpdateJson): HashedUpdateJson {
+  const content_hash = contentHashOf(json.doc);
+  const value = `"${content_hash}"`;
+  return {
+    content_hash,
+    doc: appendedJson(json.doc, 'content_hash', value),
+    upsert: appendedJson(json.upsert, 'content_hash', value),
+  };
+}
+
+/**
+ * The update as JSON when another copy of the event in the same feed was sold online (ADR 0002):
+ * `ever_online: true` in both parts, as `acceptedEventUpdate(e, seen, true)` or a rejection with
+ * `online` would have written them. For an update whose own copy was not sold online (its `doc`
+ * has no `ever_online`). Pure.
+ */
+export function everOnlineJson(json: UpdateJson): UpdateJson {
+  const upsert = JSON.parse(json.upsert) as EventDocument;
+  upsert.ever_online = true;
+  return { doc: appendedJson(json.doc, 'ever_online', 'true'), upsert: JSON.stringify(upsert) };
+}
+
+/**
+ * The update whose `upsert` is `document` (with its `content_hash`): what the run meant for a
+ * document it tried to create while another writer created it first (the writer's fallback, ADR
+ * 0016). Pure.
+ */
+export function updateOfNewDocument(document: EventDocument): DocumentUpdate {
+  const { first_seen_at, last_run_id, ever_online, ...current } = document;
+  void first_seen_at;
+  void last_run_id;
+  const online = ever_online ? { ever_online: true } : {};
+  const doc: Partial<EventDocument> = document.last_rejection
+    ? {
+        last_seen_at: document.last_seen_at,
+        last_rejection: document.last_rejection,
+        ...online,
+        content_hash: document.content_hash,
+      }
+    : { ...current, ...online };
+  return { doc, upsert: document };
 }
 
 /**
@@ -120,6 +201,19 @@ export function acceptedEventUpdate(
   seen: SeenBy,
   sightedOnline = false,
 ): DocumentUpdate {
+  return hashed(acceptedParts(e, seen, sightedOnline));
+}
+
+/** `acceptedEventUpdate` as JSON, before its hash (`hashedJson`). Pure. */
+export function acceptedEventJson(
+  e: NormalisedEvent,
+  seen: SeenBy,
+  sightedOnline = false,
+): UpdateJson {
+  return jsonOf(acceptedParts(e, seen, sightedOnline));
+}
+
+function acceptedParts(e: NormalisedEvent, seen: SeenBy, sightedOnline: boolean): UpdateParts {
   const online = e.sell_mode === 'online' || sightedOnline;
   const current = {
     id: e.id,
@@ -146,23 +240,34 @@ export function acceptedEventUpdate(
     last_seen_at: seenDayOf(seen.seenAt),
     last_rejection: null,
   } satisfies Partial<EventDocument>;
-  return hashed(online ? { ...current, ever_online: true } : current, {
+  const doc = online ? { ...current, ever_online: true } : current;
+  const upsert = {
     ...current,
     ever_online: online,
     first_seen_at: seen.seenAt,
     last_run_id: seen.runId,
-  });
+  };
+  return [doc, upsert];
 }
 
 /** The stored form of a rejected event (its last good values, if any, stay). Pure. */
 export function rejectedEventUpdate(r: Rejection, seen: SeenBy): DocumentUpdate {
+  return hashed(rejectedParts(r, seen));
+}
+
+/** `rejectedEventUpdate` as JSON, before its hash (`hashedJson`). Pure. */
+export function rejectedEventJson(r: Rejection, seen: SeenBy): UpdateJson {
+  return jsonOf(rejectedParts(r, seen));
+}
+
+function rejectedParts(r: Rejection, seen: SeenBy): UpdateParts {
   const id = r.identity;
   const day = seenDayOf(seen.seenAt);
   const rejection = { reason: r.reason, detail: r.detail, at: day };
   const doc: Partial<EventDocument> = { last_seen_at: day, last_rejection: rejection };
   // An online sighting counts, valid or not, on a new and on an existing document alike.
   if (r.online) doc.ever_online = true;
-  return hashed(doc, {
+  const upsert: EventDocument = {
     id: id.id,
     provider: id.provider,
     base_event_id: id.base_event_id,
@@ -174,5 +279,6 @@ export function rejectedEventUpdate(r: Rejection, seen: SeenBy): DocumentUpdate 
     last_seen_at: day,
     last_run_id: seen.runId,
     last_rejection: rejection,
-  });
+  };
+  return [doc, upsert];
 }

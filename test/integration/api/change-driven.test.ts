@@ -7,7 +7,7 @@
  *   serves the values written.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { WriteOp } from '../../../src/ingest/operations.js';
+import { isWriteItem, type WriteItem, type WriteOp } from '../../../src/ingest/operations.js';
 import { bootstrapIndices, type IndexNames } from '../../../src/store/indices.js';
 import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
 import { bytesSource, fixture, indexTotal as indexTotalOf, ingest } from '../ingest/support.js';
@@ -89,19 +89,17 @@ describe('a run that writes part of a feed and then fails', () => {
     const failed = await ingest(client, names.prefix, bytesSource(fixture(3)), {
       now: at('10:02:00'),
       wrapSink: (sink) => (ops, context) => {
-        async function* withRefusedItem(): AsyncGenerator<WriteOp> {
-          let last: WriteOp | undefined;
+        async function* withRefusedItem(): AsyncGenerator<WriteOp | WriteItem> {
+          let last: WriteItem | undefined;
           for await (const op of ops) {
-            if (op.kind === 'event') last = op;
+            if (isWriteItem(op) && op.kind === 'event') last = op;
             yield op;
           }
-          if (last?.kind !== 'event') throw new Error('the feed should carry a valid event');
-          const event = {
-            ...last.event,
-            base_event_id: '999',
-            max_price: 'lots' as unknown as number,
-          };
-          yield { kind: 'event', event: { ...event, id: '00000000-0000-5000-8000-000000000999' } };
+          if (last === undefined) throw new Error('the feed should carry a valid event');
+          const id = '00000000-0000-5000-8000-000000000999';
+          const bad = (json: string) =>
+            JSON.stringify({ ...JSON.parse(json), id, base_event_id: '999', max_price: 'lots' });
+          yield { ...last, id, json: { doc: bad(last.json.doc), upsert: bad(last.json.upsert) } };
         }
         return sink(withRefusedItem(), context);
       },

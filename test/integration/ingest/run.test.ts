@@ -6,7 +6,7 @@ import { validate as isUuid } from 'uuid';
 import { eventId } from '../../../src/domain/event.js';
 import { FeedHttpError } from '../../../src/ingest/errors.js';
 import { runIngest } from '../../../src/ingest/run.js';
-import type { WriteOp } from '../../../src/ingest/operations.js';
+import { isWriteItem, type WriteItem } from '../../../src/ingest/operations.js';
 import { writeEvents } from '../../../src/ingest/writer.js';
 import { bootstrapIndices, indexNames } from '../../../src/store/indices.js';
 import { createRunStore } from '../../../src/ingest/run-store.js';
@@ -245,8 +245,8 @@ describe('the spool (the feed is parsed once)', () => {
   it('holds the write operations as NDJSON while they are written, and is removed after', async () => {
     const spoolDir = await mkdtemp(join(tmpdir(), 'ingest-spool-test-'));
     try {
-      let spooled: { files: string[]; lines: unknown[] } | undefined;
-      const received: WriteOp[] = [];
+      let spooled: { files: string[]; lines: string[] } | undefined;
+      const received: WriteItem[] = [];
       const result = await runIngest({
         provider: 'primary',
         timeZone: 'UTC',
@@ -259,13 +259,11 @@ describe('the spool (the feed is parsed once)', () => {
           const text = await readFile(join(spoolDir, runDir as string, files[0] as string), 'utf8');
           spooled = {
             files,
-            lines: text
-              .trimEnd()
-              .split('\n')
-              .map((l) => JSON.parse(l)),
+            lines: text.trimEnd().split('\n'),
           };
           async function* tap() {
             for await (const op of ops) {
+              if (!isWriteItem(op)) throw new Error('the run hands the writer its spooled items');
               received.push(op);
               yield op;
             }
@@ -278,13 +276,16 @@ describe('the spool (the feed is parsed once)', () => {
       expect(result.error).toBeNull();
       expect(spooled?.files).toEqual(['ops.ndjson']);
       // Fixture 3: 291 and 1591 are valid; 444 has an invalid date and is recorded as seen.
-      expect(spooled?.lines).toEqual(received);
+      // One line per item, its update as the JSON the writer sends.
+      expect(spooled?.lines.map((l) => l.split('\t')[1])).toEqual(received.map((i) => i.id));
+      expect(spooled?.lines.map((l) => l.split('\t')[5])).toEqual(
+        received.map((i) => i.json.upsert),
+      );
       expect(received.map((op) => op.kind)).toEqual(['event', 'event', 'rejected']);
-      expect(received[2]).toMatchObject({
-        kind: 'rejected',
-        identity: { id: ID.tributo, base_event_id: '444' },
-        reason: 'invalid_date',
-        online: false,
+      expect(received[2]).toMatchObject({ kind: 'rejected', id: ID.tributo, online: false });
+      expect(JSON.parse(received[2]?.json.upsert ?? '{}')).toMatchObject({
+        base_event_id: '444',
+        last_rejection: { reason: 'invalid_date' },
       });
       expect(await readdir(spoolDir)).toEqual([]);
     } finally {

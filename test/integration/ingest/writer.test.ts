@@ -35,9 +35,9 @@ function raw(baseId: string, overrides: Partial<RawEvent> = {}): RawEvent {
   };
 }
 
-function op(baseId: string, overrides: Partial<RawEvent> = {}): WriteOp {
+function op(baseId: string, overrides: Partial<RawEvent> = {}, provider = 'primary'): WriteOp {
   const event = raw(baseId, overrides);
-  const op = writeOpOf(event, normaliseEvent('primary', event));
+  const op = writeOpOf(event, normaliseEvent(provider, event));
   if (!op) throw new Error('no identity');
   return op;
 }
@@ -47,23 +47,42 @@ async function* from(ops: WriteOp[]): AsyncGenerator<WriteOp> {
 }
 
 let run = 0;
-async function write(ops: WriteOp[], onFailure?: (f: BulkFailure) => void) {
+async function write(
+  ops: WriteOp[],
+  onFailure?: (f: BulkFailure) => void,
+  options: { provider?: string; day?: number } = {},
+) {
   run++;
   return writeEvents(from(ops), {
     client,
     index: alias,
     context: {
       runId: `run-${run}`,
-      seenAt: new Date(Date.UTC(2024, 0, run)).toISOString(),
+      seenAt: new Date(Date.UTC(2024, 0, options.day ?? run)).toISOString(),
       timeZone: 'UTC',
     },
     onFailure,
+    provider: options.provider,
   });
 }
 
-async function doc(baseId: string): Promise<EventDocument | undefined> {
-  const id = (op(baseId) as { event: NormalisedEvent }).event.id;
+async function doc(baseId: string, provider = 'primary'): Promise<EventDocument | undefined> {
+  const id = (op(baseId, {}, provider) as { event: NormalisedEvent }).event.id;
   return (await allEvents(client, prefix)).get(id);
+}
+
+/** Counts the requests the client sends whose path ends with `endpoint` while `f` runs. */
+async function requestsTo<T>(endpoint: string, f: () => Promise<T>): Promise<[T, number]> {
+  let n = 0;
+  const listener = (_err: unknown, event: { meta: { request: { params: { path: string } } } }) => {
+    if (event.meta.request.params.path.endsWith(endpoint)) n++;
+  };
+  client.diagnostic.on('request', listener as never);
+  try {
+    return [await f(), n];
+  } finally {
+    client.diagnostic.off('request', listener as never);
+  }
 }
 
 describe('writeEvents: the "ever online" rule without scripts', () => {
@@ -119,6 +138,82 @@ describe('writeEvents: the "ever online" rule without scripts', () => {
     expect(stored).not.toHaveProperty('period');
     expect(stored).not.toHaveProperty('summary');
     expect(await searchableIds(client, prefix)).not.toContain(stored?.id);
+  });
+});
+
+describe('writeEvents: new documents are created whole, existing ones updated (ADR 0016)', () => {
+  it("a provider's first run looks nothing up and creates every document", async () => {
+    const ops = [op('n1', {}, 'newcomer'), op('n2', { sell_mode: 'offline' }, 'newcomer')];
+    const rejected = op('n3', { event_end_date: 'tomorrow' }, 'newcomer');
+    const [stats, lookups] = await requestsTo('/_mget', () =>
+      write([...ops, rejected], undefined, { provider: 'newcomer', day: 10 }),
+    );
+    expect(lookups).toBe(0);
+    expect(stats).toMatchObject({ items: 3, created: 3, changed: 3, unchanged: 0, failures: 0 });
+    expect([stats.eventsWritten, stats.rejectedWritten]).toEqual([2, 1]);
+    // The whole document, as the upsert of an update would have created it.
+    expect(await doc('n1', 'newcomer')).toMatchObject({
+      ever_online: true,
+      first_seen_at: '2024-01-10T00:00:00.000Z',
+      last_seen_at: '2024-01-10T00:00:00.000Z',
+      last_run_id: `run-${run}`,
+      last_rejection: null,
+      content_hash: expect.any(String),
+    });
+    expect(await doc('n2', 'newcomer')).toMatchObject({ ever_online: false });
+    expect(await doc('n3', 'newcomer')).toMatchObject({
+      ever_online: true,
+      last_rejection: { reason: 'invalid_date' },
+    });
+
+    // Its next run looks the documents up: the same day changes nothing, a new one updates.
+    const [again, lookedUp] = await requestsTo('/_mget', () =>
+      write([...ops, rejected], undefined, { provider: 'newcomer', day: 10 }),
+    );
+    expect(lookedUp).toBe(1);
+    expect(again).toMatchObject({ created: 0, changed: 0, unchanged: 3 });
+    const later = await write([...ops, op('n4', {}, 'newcomer')], undefined, {
+      provider: 'newcomer',
+      day: 11,
+    });
+    expect(later).toMatchObject({ items: 3, created: 1, changed: 3, unchanged: 0 });
+    expect(await doc('n1', 'newcomer')).toMatchObject({
+      first_seen_at: '2024-01-10T00:00:00.000Z',
+      last_seen_at: '2024-01-11T00:00:00.000Z',
+    });
+  });
+
+  it('a document created after the lookup (create refused, 409) gets the update instead', async () => {
+    await write([op('d', { sell_mode: 'online' }), op('e', { sell_mode: 'offline' })]);
+    const [firstD, firstE] = [await doc('d'), await doc('e')];
+    // The writer is told the provider has no documents, so it creates without looking up: both
+    // documents exist, as if another writer had created them in between.
+    const stats = await write(
+      [
+        op('d', { sell_mode: 'offline', title: 'Renamed' }),
+        op('e', { event_start_date: '2022-02-30T20:00:00' }),
+      ],
+      undefined,
+      { provider: 'nobody-yet' },
+    );
+    expect(stats).toMatchObject({ items: 2, created: 2, changed: 2, failures: 0 });
+    expect([stats.eventsWritten, stats.rejectedWritten]).toEqual([1, 1]);
+    // The outcome of the update: ever online stays set (ADR 0002), the creation's bookkeeping stays.
+    expect(await doc('d')).toMatchObject({
+      title: 'Renamed',
+      sell_mode: 'offline',
+      ever_online: true,
+      first_seen_at: firstD?.first_seen_at,
+      last_run_id: firstD?.last_run_id,
+    });
+    expect(await doc('e')).toEqual({
+      ...firstE,
+      // An online sighting counts, valid or not.
+      ever_online: true,
+      last_seen_at: expect.any(String),
+      content_hash: expect.any(String),
+      last_rejection: expect.objectContaining({ reason: 'invalid_date' }),
+    });
   });
 });
 

@@ -1,8 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { normaliseEvent, type RawEvent } from '../../../src/domain/event.js';
-import { upgradedDocument } from '../../../src/store/event-document.js';
+import {
+  everOnlineJson,
+  hashedJson,
+  updateOfNewDocument,
+  upgradedDocument,
+} from '../../../src/store/event-document.js';
 import type { EventDocument } from '../../../src/store/indices.js';
-import { writeOpOf, type WriteOp } from '../../../src/ingest/operations.js';
+import { writeItemOf, writeOpOf, type WriteOp } from '../../../src/ingest/operations.js';
 import { buildEventUpdate, RETRY_ON_CONFLICT } from '../../../src/ingest/writer.js';
 
 const ctx = { runId: 'run-1', seenAt: '2024-01-01T10:20:30.400Z', timeZone: 'UTC' };
@@ -150,5 +155,47 @@ describe('buildEventUpdate (the bulk update that needs no script)', () => {
       last_rejection: rejection,
       content_hash: body.doc.content_hash,
     });
+  });
+});
+
+describe('the update as JSON (what a run spools and the writer sends, ADR 0016)', () => {
+  const madrid = { ...ctx, timeZone: 'Europe/Madrid' };
+  const ops = {
+    online: opFor(raw('online')),
+    offline: opFor(raw('offline')),
+    rejectedOnline: opFor(raw('online', '2021-09-31T20:00:00')),
+    rejectedOffline: opFor(raw('offline', '2021-09-31T20:00:00')),
+  };
+  /** The bulk update's body, as JSON text of each part. */
+  const asJson = (op: WriteOp) => {
+    const [, body] = buildEventUpdate('events', op, madrid);
+    return { doc: JSON.stringify(body.doc), upsert: JSON.stringify(body.upsert) };
+  };
+
+  it('is byte for byte the JSON of the update, its content_hash included', () => {
+    for (const op of Object.values(ops)) {
+      const { content_hash, ...json } = hashedJson(writeItemOf(op, madrid).json);
+      expect(json).toEqual(asJson(op));
+      expect(content_hash).toBe(buildEventUpdate('events', op, madrid)[1].doc.content_hash);
+    }
+  });
+
+  it('another copy sold online: the same JSON as the update of a copy sighted online', () => {
+    const sighted = { ...ops.offline, sightedOnline: true } as WriteOp;
+    const item = writeItemOf(ops.offline, madrid);
+    expect(item.online).toBe(false);
+    expect(hashedJson(everOnlineJson(item.json))).toMatchObject(asJson(sighted));
+    expect(writeItemOf(sighted, madrid)).toMatchObject({ online: true, json: expect.anything() });
+    const rejected = writeItemOf(ops.rejectedOffline, madrid);
+    const rejectedOnline = { ...ops.rejectedOffline, online: true } as WriteOp;
+    expect(hashedJson(everOnlineJson(rejected.json))).toMatchObject(asJson(rejectedOnline));
+  });
+
+  it('a document created meanwhile gets the update the run meant (the fallback of a refused create)', () => {
+    for (const op of Object.values(ops)) {
+      const [, body] = buildEventUpdate('events', op, madrid);
+      const created = JSON.parse(hashedJson(writeItemOf(op, madrid).json).upsert) as EventDocument;
+      expect(updateOfNewDocument(created)).toEqual(body);
+    }
   });
 });

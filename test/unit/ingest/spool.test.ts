@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { normaliseEvent, type RawEvent } from '../../../src/domain/event.js';
 import { readSpool, writeSpool } from '../../../src/ingest/spool.js';
-import { writeOpOf, type WriteOp } from '../../../src/ingest/operations.js';
+import { writeItemOf, writeOpOf, type WriteItem } from '../../../src/ingest/operations.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -24,24 +24,26 @@ const raw = (base: number, start = '2021-06-30T21:00:00'): RawEvent => ({
   zones: [{ zone_id: '40', capacity: '200', price: '20.50' }],
 });
 
-function opFor(r: RawEvent): WriteOp {
+const ctx = { runId: 'run-1', seenAt: '2024-01-01T10:20:30.400Z', timeZone: 'Europe/Madrid' };
+
+function opFor(r: RawEvent): WriteItem {
   const op = writeOpOf(r, normaliseEvent('primary', r));
   if (!op) throw new Error('no identity');
-  return op;
+  return writeItemOf(op, ctx);
 }
 
-async function collect(file: string): Promise<WriteOp[]> {
-  const out: WriteOp[] = [];
+async function collect(file: string): Promise<WriteItem[]> {
+  const out: WriteItem[] = [];
   for await (const op of readSpool(file)) out.push(op);
   return out;
 }
 
-async function* batchesOf(ops: WriteOp[], size: number): AsyncGenerator<WriteOp[]> {
+async function* batchesOf(ops: WriteItem[], size: number): AsyncGenerator<WriteItem[]> {
   for (let i = 0; i < ops.length; i += size) yield ops.slice(i, i + size);
 }
 
-describe('the spool file (NDJSON write operations)', () => {
-  it('holds one JSON write operation per line and gives them back equal and in order', async () => {
+describe('the spool file (write items, their updates as JSON)', () => {
+  it('holds one write item per line and gives them back equal and in order', async () => {
     const ops = [opFor(raw(1)), opFor(raw(2, '2021-09-31T20:00:00')), opFor(raw(3))];
     expect(ops.map((o) => o.kind)).toEqual(['event', 'rejected', 'event']);
     const file = join(dir, 'small.ndjson');
@@ -51,8 +53,28 @@ describe('the spool file (NDJSON write operations)', () => {
     expect(stats).toEqual({ ops: 3, bytes: Buffer.byteLength(text) });
     const lines = text.split('\n');
     expect(lines.at(-1)).toBe('');
-    expect(lines.slice(0, -1).map((l) => JSON.parse(l) as unknown)).toEqual(ops);
+    // Kind and online flag, id, the two lengths, then the JSON exactly as the writer sends it.
+    const [head, id, docLength, upsertLength, doc, upsert] = (lines[0] as string).split('\t');
+    expect([head, id]).toEqual(['e1', ops[0]?.id]);
+    expect([doc, upsert]).toEqual([ops[0]?.json.doc, ops[0]?.json.upsert]);
+    expect([Number(docLength), Number(upsertLength)]).toEqual([doc?.length, upsert?.length]);
+    expect(JSON.parse(upsert as string)).toMatchObject({
+      title: 'Show "1" – ñ',
+      ever_online: true,
+    });
+    expect((lines[1] as string).slice(0, 2)).toBe('r1');
     expect(await collect(file)).toEqual(ops);
+  });
+
+  it('keeps JSON that holds tabs, newlines and other line breaks on its line', async () => {
+    const odd = opFor({ ...raw(7), title: 'A\ttab,\na newline,\r\na CRLF and \u2028 a separator' });
+    const file = join(dir, 'odd.ndjson');
+    await writeSpool(file, batchesOf([odd, opFor(raw(8))], 1));
+    const back = await collect(file);
+    expect(back).toEqual([odd, opFor(raw(8))]);
+    expect(JSON.parse(back[0]?.json.doc as string)).toMatchObject({
+      title: 'A\ttab,\na newline,\r\na CRLF and \u2028 a separator',
+    });
   });
 
   it('streams many operations through in chunks (more than one stream buffer)', async () => {
@@ -73,7 +95,7 @@ describe('the spool file (NDJSON write operations)', () => {
   });
 
   it('rejects with the error of the producer', async () => {
-    async function* failing(): AsyncGenerator<WriteOp[]> {
+    async function* failing(): AsyncGenerator<WriteItem[]> {
       yield [opFor(raw(1))];
       throw new Error('the feed ends before </eventList>');
     }
@@ -84,11 +106,24 @@ describe('the spool file (NDJSON write operations)', () => {
 
   it('a damaged line is an error naming the line', async () => {
     const file = join(dir, 'damaged.ndjson');
-    await writeFile(file, `${JSON.stringify(opFor(raw(1)))}\n{"kind":"event","ev\n`);
-    await expect(collect(file)).rejects.toThrow(
-      new RegExp(`^the spool file ${file} is damaged: line 2 is not JSON \\(`),
-    );
-    await writeFile(file, '{"kind":"delete"}\n');
-    await expect(collect(file)).rejects.toThrow(/line 1 is not a write operation$/);
+    await writeSpool(file, batchesOf([opFor(raw(1)), opFor(raw(2))], 1));
+    const [first, second] = (await readFile(file, 'utf8')).split('\n') as [string, string];
+    const damaged = async (text: string) => {
+      await writeFile(file, text);
+      return collect(file);
+    };
+    const message = (n: number) =>
+      `the spool file ${file} is damaged: line ${n} is not a write operation`;
+    // Cut short, even right after an inner object's brace.
+    await expect(damaged(`${first}\n${second.slice(0, -1)}\n`)).rejects.toThrow(message(2));
+    const inner = second.lastIndexOf('}', second.length - 2);
+    await expect(damaged(`${first}\n${second.slice(0, inner + 1)}\n`)).rejects.toThrow(message(2));
+    // A byte changed in a length, an unknown kind or flag, JSON that is not an object.
+    await expect(damaged(`${first.replace(/\t(\d+)\t/, '\t9$1\t')}\n`)).rejects.toThrow(message(1));
+    await expect(damaged(`d1${first.slice(2)}\n`)).rejects.toThrow(message(1));
+    await expect(damaged(`e2${first.slice(2)}\n`)).rejects.toThrow(message(1));
+    await expect(damaged('e0\tid\t2\t2\t[]\t{}\n')).rejects.toThrow(message(1));
+    await expect(damaged('{"kind":"event"}\n')).rejects.toThrow(message(1));
+    expect(await damaged(`${first}\n`)).toEqual([opFor(raw(1))]);
   });
 });
