@@ -204,18 +204,26 @@ export function acceptedEventUpdate(
   return hashed(acceptedParts(e, seen, sightedOnline));
 }
 
-/** `acceptedEventUpdate` as JSON, before its hash (`hashedJson`). Pure. */
+/**
+ * `acceptedEventUpdate` as JSON, before its hash (`hashedJson`): the same bytes as its parts
+ * serialized, with one serialization (the upsert is the doc's JSON and the bookkeeping). Pure.
+ */
 export function acceptedEventJson(
   e: NormalisedEvent,
   seen: SeenBy,
   sightedOnline = false,
 ): UpdateJson {
-  return jsonOf(acceptedParts(e, seen, sightedOnline));
+  const online = e.sell_mode === 'online' || sightedOnline;
+  const current = JSON.stringify(currentOf(e, seen));
+  const doc = online ? appendedJson(current, 'ever_online', 'true') : current;
+  const bookkeeping = `"first_seen_at":${JSON.stringify(seen.seenAt)},"last_run_id":${JSON.stringify(seen.runId)}`;
+  const upsert = `${doc.slice(0, -1)}${online ? '' : ',"ever_online":false'},${bookkeeping}}`;
+  return { doc, upsert };
 }
 
-function acceptedParts(e: NormalisedEvent, seen: SeenBy, sightedOnline: boolean): UpdateParts {
-  const online = e.sell_mode === 'online' || sightedOnline;
-  const current = {
+/** The fields of a valid event a sighting writes, existing document or not. */
+function currentOf(e: NormalisedEvent, seen: SeenBy) {
+  return {
     id: e.id,
     provider: e.provider,
     base_event_id: e.base_event_id,
@@ -240,6 +248,11 @@ function acceptedParts(e: NormalisedEvent, seen: SeenBy, sightedOnline: boolean)
     last_seen_at: seenDayOf(seen.seenAt),
     last_rejection: null,
   } satisfies Partial<EventDocument>;
+}
+
+function acceptedParts(e: NormalisedEvent, seen: SeenBy, sightedOnline: boolean): UpdateParts {
+  const online = e.sell_mode === 'online' || sightedOnline;
+  const current = currentOf(e, seen);
   const doc = online ? { ...current, ever_online: true } : current;
   const upsert = {
     ...current,
