@@ -174,36 +174,48 @@ export async function acquireLease(options: LeaseOptions): Promise<Lease> {
   const controller = new AbortController();
   let released = false;
   let lastRenewal = Date.now();
+  /** The renewal in flight: a second one would carry the same version and conflict with it. */
+  let renewing: Promise<void> | null = null;
+  async function renewOnce(): Promise<void> {
+    try {
+      const res = await client.index({
+        index,
+        id: leaseIdOf(options.provider),
+        document: documentAt(now()),
+        if_seq_no: version.seqNo,
+        if_primary_term: version.primaryTerm,
+        refresh: true,
+      });
+      version = versionOf(res);
+      lastRenewal = Date.now();
+    } catch (err) {
+      // Conflict: another run took it over. Unreachable for a whole TTL: it may have expired.
+      if (isConflict(err) || Date.now() - lastRenewal >= ttlMs) {
+        const reason = isConflict(err)
+          ? 'the ingest lease was taken over by another run'
+          : `the ingest lease could not be renewed for ${ttlMs} ms`;
+        controller.abort(new Error(reason));
+      }
+      throw err;
+    }
+  }
   const lease: Lease = {
     lost: controller.signal,
-    async renew() {
-      if (released || controller.signal.aborted) return;
-      try {
-        const res = await client.index({
-          index,
-          id: leaseIdOf(options.provider),
-          document: documentAt(now()),
-          if_seq_no: version.seqNo,
-          if_primary_term: version.primaryTerm,
-          refresh: true,
-        });
-        version = versionOf(res);
-        lastRenewal = Date.now();
-      } catch (err) {
-        // Conflict: another run took it over. Unreachable for a whole TTL: it may have expired.
-        if (isConflict(err) || Date.now() - lastRenewal >= ttlMs) {
-          const reason = isConflict(err)
-            ? 'the ingest lease was taken over by another run'
-            : `the ingest lease could not be renewed for ${ttlMs} ms`;
-          controller.abort(new Error(reason));
-        }
-        throw err;
-      }
+    renew() {
+      if (released || controller.signal.aborted) return Promise.resolve();
+      // A renewal asked for while one is in flight (a slow Elasticsearch, a busy event loop) joins
+      // it: started after it, with the version it is about to replace, it would conflict and
+      // read as a takeover.
+      renewing ??= renewOnce().finally(() => {
+        renewing = null;
+      });
+      return renewing;
     },
     async release() {
       if (released) return;
       released = true;
       clearInterval(timer);
+      await renewing?.catch(() => undefined);
       if (controller.signal.aborted) return;
       await client
         .delete({

@@ -154,6 +154,25 @@ describe('one writer at a time', () => {
     expect(await leaseDocument()).toBeNull();
   }, 60_000);
 
+  it('renewals asked for at once (a slow Elasticsearch, a busy run) are one, not a takeover', async () => {
+    const lease = await acquireLease({
+      client,
+      index: names.leaseIndex,
+      provider: 'primary',
+      runId: 'busy-run',
+      ttlMs: 60_000,
+    });
+    const before = await leaseDocument();
+    await Promise.all([lease.renew(), lease.renew(), lease.renew()]);
+    expect(lease.lost.aborted).toBe(false);
+    await lease.renew();
+    expect(lease.lost.aborted).toBe(false);
+    expect(await leaseDocument()).toMatchObject({ holder: 'busy-run' });
+    expect((await leaseDocument())?.renewed_at).not.toBe(before?.renewed_at);
+    await lease.release();
+    expect(await leaseDocument()).toBeNull();
+  });
+
   it('runs of two providers hold their own leases at once (their events are disjoint)', async () => {
     const base = { client, index: names.leaseIndex, ttlMs: 60_000 };
     const primary = await acquireLease({ ...base, provider: 'primary', runId: 'primary-run' });
