@@ -11,6 +11,7 @@ import {
   context,
   trace,
   type Attributes,
+  type Context,
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
@@ -69,9 +70,11 @@ export function withoutTracing<T>(fn: () => T): T {
 
 /**
  * Whether an incoming request is traced, from its headers: the SDK's head-sampling decision, set
- * by `startTracing` (`tracing.ts`), cleared by `shutdownTracing`. Unset, no request is traced.
+ * by `startTracing` (`tracing.ts`), cleared by `shutdownTracing`. Unset, no request is traced. A
+ * traced request gets the parent context of its server span (the caller's trace, when its headers
+ * carry one); an untraced one, undefined.
  */
-export type HeadSampler = (headers: IncomingHttpHeaders) => boolean;
+export type HeadSampler = (headers: IncomingHttpHeaders) => Context | undefined;
 
 let headSampler: HeadSampler | undefined;
 
