@@ -61,6 +61,15 @@ export async function flushSpans(): Promise<void> {
 }
 
 /**
+ * True when the active context has a span that records (a sampled request's): only then would a
+ * client span (the Elasticsearch client's own) be kept. Untraced work (an unsampled request,
+ * tracing off) can skip building one (ADR 0017).
+ */
+export function isRecording(): boolean {
+  return trace.getSpan(context.active())?.isRecording() === true;
+}
+
+/**
  * Runs `fn` with tracing suppressed: nothing it does (Elasticsearch calls included) starts a span.
  * For background housekeeping that would otherwise make a root trace every few seconds per replica.
  */
