@@ -33,7 +33,7 @@ export interface SearchRouteOptions {
   cache: Pick<SearchCache, 'answer'>;
   /** `max-age` of search answers: how long before this replica may have newer data. */
   cacheMaxAgeSeconds: number;
-  /** Wraps the handler (load shedding), inside the route so tracing shows one route span. */
+  /** Wraps the handler (load shedding), inside the route: probes and docs are never shed. */
   guard: (ctx: Koa.Context, next: Koa.Next) => unknown;
 }
 
