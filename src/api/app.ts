@@ -106,7 +106,7 @@ export function createApp(settings: AppSettings, parts: AppParts): Koa<ApiState>
   // Every method node's HTTP parser accepts is "known": a method a route does not serve gets 405
   // with Allow (not 501, which would read as a server fault).
   const router = new Router<ApiState>({ methods: [...METHODS] });
-  searchRoute(router, {
+  const search = searchRoute(router, {
     cache: parts.cache,
     cacheMaxAgeSeconds: settings.FRESHNESS_POLL_MS / 1000,
     guard: sheddingGuard(settings, parts, metrics),
@@ -129,6 +129,7 @@ export function createApp(settings: AppSettings, parts: AppParts): Koa<ApiState>
     }),
   );
   if (settings.RATE_LIMIT_ENABLED) app.use(clientRateLimit(settings, router));
+  app.use(search);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

@@ -15,6 +15,8 @@ export interface Lifecycle {
   shuttingDown: boolean;
 }
 
+const SEARCH_PATH = '/search';
+
 /** The media type of search answers. */
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -31,12 +33,18 @@ export interface SearchRouteOptions {
   cache: Pick<SearchCache, 'answer'>;
   /** `max-age` of search answers: how long before this replica may have newer data. */
   cacheMaxAgeSeconds: number;
-  /** Wraps the handler (load shedding), inside the route so tracing shows one route span. */
+  /** Wraps the handler (load shedding), inside the route: probes and docs are never shed. */
   guard: (ctx: Koa.Context, next: Koa.Next) => unknown;
 }
 
-/** `GET /search` (and HEAD). */
-export function searchRoute(router: Router<ApiState>, opts: SearchRouteOptions): void {
+/**
+ * `GET /search` (and HEAD), registered on the router, which serves every spelling of the path it
+ * matches and the 405 of other methods. Returns the same route as a middleware for the exact path,
+ * to put before the router: most requests are `GET /search`, and the router's dispatch (matching,
+ * then a middleware chain composed anew for every request) is a large part of the API's own work
+ * on a cached answer (ADR 0017). It labels the request with the same route template as the router does.
+ */
+export function searchRoute(router: Router<ApiState>, opts: SearchRouteOptions): Koa.Middleware {
   const maxAge = Math.max(0, Math.ceil(opts.cacheMaxAgeSeconds));
   // Parsing a window costs more than answering it from the cache: popular
   // query strings are parsed once (least recently used out first).
@@ -82,7 +90,14 @@ export function searchRoute(router: Router<ApiState>, opts: SearchRouteOptions):
     }
     ctx.body = answer.body;
   };
-  router.get('search', '/search', (ctx) => opts.guard(ctx, () => search(ctx)));
+  const route = (ctx: Koa.ParameterizedContext<ApiState>) => opts.guard(ctx, () => search(ctx));
+  router.get('search', SEARCH_PATH, route);
+  return (ctx, next) => {
+    if (ctx.path !== SEARCH_PATH || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+    // What the router records of a match (`routeOf` reads it: metrics, access log, server span).
+    (ctx as { _matchedRoute?: string })._matchedRoute = SEARCH_PATH;
+    return route(ctx as Koa.ParameterizedContext<ApiState>);
+  };
 }
 
 export interface ProbeRouteOptions {

@@ -11,6 +11,7 @@ import {
   context,
   trace,
   type Attributes,
+  type Context,
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
@@ -60,6 +61,15 @@ export async function flushSpans(): Promise<void> {
 }
 
 /**
+ * True when the active context has a span that records (a sampled request's): only then would a
+ * client span (the Elasticsearch client's own) be kept. Untraced work (an unsampled request,
+ * tracing off) can skip building one (ADR 0017).
+ */
+export function isRecording(): boolean {
+  return trace.getSpan(context.active())?.isRecording() === true;
+}
+
+/**
  * Runs `fn` with tracing suppressed: nothing it does (Elasticsearch calls included) starts a span.
  * For background housekeeping that would otherwise make a root trace every few seconds per replica.
  */
@@ -69,9 +79,11 @@ export function withoutTracing<T>(fn: () => T): T {
 
 /**
  * Whether an incoming request is traced, from its headers: the SDK's head-sampling decision, set
- * by `startTracing` (`tracing.ts`), cleared by `shutdownTracing`. Unset, no request is traced.
+ * by `startTracing` (`tracing.ts`), cleared by `shutdownTracing`. Unset, no request is traced. A
+ * traced request gets the parent context of its server span (the caller's trace, when its headers
+ * carry one); an untraced one, undefined.
  */
-export type HeadSampler = (headers: IncomingHttpHeaders) => boolean;
+export type HeadSampler = (headers: IncomingHttpHeaders) => Context | undefined;
 
 let headSampler: HeadSampler | undefined;
 

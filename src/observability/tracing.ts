@@ -19,10 +19,16 @@
  * `search`, with `db.system=elasticsearch`), unless `OTEL_ELASTICSEARCH_ENABLED=false`.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { ROOT_CONTEXT, SpanKind, context, propagation, trace } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  context,
+  propagation,
+  trace,
+  type Context,
+} from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { KoaInstrumentation, KoaLayerType } from '@opentelemetry/instrumentation-koa';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
@@ -114,6 +120,15 @@ export class HeadSampling implements IdGenerator {
 
   /** True when the request is to be traced; called synchronously just before its span starts. */
   sampled(headers: IncomingHttpHeaders): boolean {
+    return this.parentOf(headers) !== undefined;
+  }
+
+  /**
+   * When the request is to be traced, the parent context of its server span (the caller's, if its
+   * headers carry one, else the root context); undefined when it is not. Called synchronously just
+   * before the span starts.
+   */
+  parentOf(headers: IncomingHttpHeaders): Context | undefined {
     if (this.fields.length === 0) this.fields = propagation.fields().map((f) => f.toLowerCase());
     // Most requests carry no trace header at all: nothing to extract then.
     const carried = this.fields.some((field) => headers[field] !== undefined);
@@ -131,22 +146,22 @@ export class HeadSampling implements IdGenerator {
     );
     const sampled = decision !== SamplingDecision.NOT_RECORD;
     this.next = sampled && root ? traceId : undefined;
-    return sampled;
+    return sampled ? parentContext : undefined;
   }
 }
 
 /**
- * Koa routes (one span per matched @koa/router route, none per middleware), undici / `fetch`
- * (client spans, context injected) and outgoing `node:http`. Incoming requests get their server
- * span from the API's `serverSpans` middleware (src/api/http/server-span.ts), which starts one only
- * for the requests head sampling keeps: the HTTP instrumentation's incoming side, which builds a
- * span and a context for every request, sampled or not, is off. Creating an instrumentation
- * patches its module, so call this only to start tracing.
+ * undici / `fetch` (client spans, context injected) and outgoing `node:http`. Incoming requests get
+ * their server span from the API's `serverSpans` middleware (src/api/http/server-span.ts), which
+ * starts one only for the requests head sampling keeps and names it after the matched route
+ * (`http.route`): the HTTP instrumentation's incoming side, which builds a span and a context for
+ * every request, sampled or not, is off, and Koa's instrumentation is not used (its route span
+ * repeated the server span's route, and its wrapper ran on every request: ADR 0017). Creating an
+ * instrumentation patches its module, so call this only to start tracing.
  */
 export function defaultInstrumentations(): Instrumentation[] {
   return [
     new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
-    new KoaInstrumentation({ ignoreLayersType: [KoaLayerType.MIDDLEWARE] }),
     new UndiciInstrumentation({
       // A request made where tracing is suppressed (an unsampled search's Elasticsearch query,
       // background work) would get a span that is never recorded: skip the URL parsing, the
@@ -182,7 +197,7 @@ export function startTracing(opts: TracingOptions = {}): boolean {
     ...(opts.spanProcessors ? { spanProcessors: opts.spanProcessors } : {}),
   });
   sdk.start();
-  setHeadSampler((headers) => head.sampled(headers));
+  setHeadSampler((headers) => head.parentOf(headers));
   running = { sdk, instrumentations };
   return true;
 }

@@ -8,20 +8,13 @@
  * is therefore off (`tracing.ts`), and this middleware, first in the chain, asks the SDK's sampler
  * (`currentHeadSampler`) before it creates anything. A sampled request gets a SERVER span in the
  * caller's trace (W3C `traceparent` extracted, so a caller's sampled trace is continued), made the
- * active context for the rest of the chain (the Koa route span and the Elasticsearch spans become
- * its descendants; the request layer writes the access log line in it, so the line carries its
- * trace id).
- * The span is named after the matched route (`GET /search`) and ends when the response closes.
+ * active context for the rest of the chain (the Elasticsearch client's span becomes its child; the
+ * request layer writes the access log line in it, so the line carries its trace id).
+ * The span is named after the matched route (`GET /search`), carries it as `http.route`, and ends
+ * when the response closes: the trace's route is here, not in a span of its own (ADR 0017).
  */
-import {
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  context,
-  propagation,
-  trace,
-} from '@opentelemetry/api';
-import { RPCType, setRPCMetadata, suppressTracing } from '@opentelemetry/core';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
 import {
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
@@ -45,13 +38,13 @@ const UNTRACED = suppressTracing(ROOT_CONTEXT);
 
 export function serverSpans(): Middleware {
   return async (ctx: Context, next: Next) => {
-    const sampled = currentHeadSampler();
-    if (sampled === undefined) return next();
-    if (UNTRACED_PATHS.includes(ctx.path) || !sampled(ctx.req.headers)) {
+    const headSampler = currentHeadSampler();
+    if (headSampler === undefined) return next();
+    const parent = UNTRACED_PATHS.includes(ctx.path) ? undefined : headSampler(ctx.req.headers);
+    if (parent === undefined) {
       // Nothing it calls (Elasticsearch, fetch) starts a trace of its own either.
       return context.with(UNTRACED, next);
     }
-    const parent = propagation.extract(ROOT_CONTEXT, ctx.req.headers);
     const span = tracer().startSpan(
       ctx.method,
       {
@@ -65,7 +58,7 @@ export function serverSpans(): Middleware {
       },
       parent,
     );
-    const active = setRPCMetadata(trace.setSpan(parent, span), { type: RPCType.HTTP, span });
+    const active = trace.setSpan(parent, span);
     ctx.res.once('close', () => {
       const route = routeOf(ctx);
       if (route !== 'unmatched') {

@@ -13,6 +13,7 @@ import type { IndexNames } from '../../store/indices.js';
 import type { EventSummary } from '../../domain/event.js';
 import type { SearchWindow, WindowBound } from '../../domain/search-window.js';
 import type { Bulkhead } from './bulkhead.js';
+import { isRecording } from '../../observability/spans.js';
 
 /** Observes each Elasticsearch request (the API's metrics); optional. */
 export type StoreObserver = (operation: string, seconds: number, failed: boolean) => void;
@@ -122,7 +123,12 @@ export function createEventReader(
   const pageSize = opts.pageSize ?? 1_000;
   const keepAlive = opts.keepAlive ?? '30s';
   const observe = opts.observe ?? (() => undefined);
-  const transport = opts.requestTimeoutMs ? { requestTimeout: opts.requestTimeoutMs } : {};
+  const timeout = opts.requestTimeoutMs ? { requestTimeout: opts.requestTimeoutMs } : {};
+  // The client's OpenTelemetry layer builds its attributes, a span and a context on every call,
+  // even where the span would not be recorded (an unsampled request: ADR 0017): it runs only
+  // inside a recording span, so a sampled request's trace still has its Elasticsearch spans.
+  const traced = timeout;
+  const untraced = { ...timeout, openTelemetry: { enabled: false } };
 
   async function timed<T>(operation: string, call: () => Promise<T>): Promise<T> {
     const started = process.hrtime.bigint();
@@ -150,6 +156,7 @@ export function createEventReader(
 
   async function* pages(window: SearchWindow): AsyncGenerator<string[], void, undefined> {
     if (window.empty) return;
+    const transport = isRecording() ? traced : untraced;
     const query = windowQuery(window);
     const common = {
       query,

@@ -14,7 +14,10 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { withoutTracing } from '../../../src/observability/spans.js';
 import { shutdownTracing, startTracing, withSpan } from '../../../src/observability/tracing.js';
+import { createEventReader } from '../../../src/api/search/event-reader.js';
+import { parseSearchWindow } from '../../../src/domain/search-window.js';
 import { createEsClient } from '../../../src/store/client.js';
+import { indexNames } from '../../../src/store/indices.js';
 import { testStoreEnv } from '../../support/es.js';
 
 const env = testStoreEnv('otel');
@@ -119,6 +122,41 @@ describe('Elasticsearch spans (the client traces itself through @opentelemetry/a
     expect(http?.kind).toBe(SpanKind.CLIENT);
     expect(http?.attributes['http.request.method']).toBe('GET');
     expect(http?.attributes['url.full']).toBe(`${env.ELASTICSEARCH_URL}/_cluster/health`);
+  });
+});
+
+describe('the event reader (the API’s Elasticsearch calls)', () => {
+  const window = parseSearchWindow({
+    starts_at: '2021-01-01T00:00:00Z',
+    ends_at: '2021-01-02T00:00:00Z',
+  });
+
+  /** Reads every page; the index does not exist, so the first call fails (404). */
+  async function read(client: ReturnType<typeof createEsClient>): Promise<void> {
+    const reader = createEventReader(client, indexNames(`${env.ES_INDEX_PREFIX}-reader`));
+    await expect(
+      (async () => {
+        for await (const page of reader.pages(window)) void page;
+      })(),
+    ).rejects.toThrow(/index_not_found_exception/);
+  }
+
+  it('traces its calls inside a recording span (a sampled request), and builds none outside one', async () => {
+    start(false);
+    const client = createEsClient(env);
+    try {
+      // Outside any span: the client would otherwise start a root trace of its own.
+      await read(client);
+      await withSpan('GET /search', {}, () => read(client));
+    } finally {
+      await client.close();
+    }
+    const spans = await finished();
+    const parent = byName(spans, 'GET /search');
+    const searches = spans.filter((s) => s.name === 'search');
+    expect(searches).toHaveLength(1);
+    expect(searches[0]?.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
+    expect(searches[0]?.status.code).toBe(SpanStatusCode.ERROR);
   });
 });
 
