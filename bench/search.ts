@@ -13,7 +13,7 @@
  * Needs a running Elasticsearch (ELASTICSEARCH_URL, default http://127.0.0.1:9200) and a build
  * (`npm run build`). Data: a generated feed ingested by the real ingest entry point.
  *
- *   npm run bench:search             full run (~2 minutes)
+ *   npm run bench:search             full run (~2 minutes; each phase after 5 s of warm-up, not counted)
  *   npm run bench:search -- --small  a seconds-long smoke run (used by `make test`)
  *   BENCH_SAMPLE_RATIO=0 npm run bench:search   the traced API sampling nothing (default 0.1)
  *
@@ -37,6 +37,13 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const ES = process.env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:9200';
 const PREFIX = `bench-${process.pid}`;
 const DURATION = small ? 2 : 10;
+/**
+ * Seconds of the same load, not counted, before each measured phase: the JIT of the server measured
+ * (Elasticsearch's JVM above all, which a fresh node runs several times slower) is warm on both
+ * sides of every ratio. Without it, the first cold phase after Elasticsearch starts measures a cold
+ * JVM as the baseline, and the API, measured after it, on a warmer one.
+ */
+const WARM_UP = small ? 0 : 5;
 const CONNECTIONS = small ? 10 : 50;
 const BASE_EVENTS = small ? 300 : 5_000;
 const POPULAR = 'starts_at=2021-03-01T00:00:00Z&ends_at=2021-03-15T00:00:00Z';
@@ -126,10 +133,18 @@ interface LoadResult {
   cpuMicrosPerAnswer?: number;
 }
 
+type LoadOptions = Omit<autocannon.Options, 'duration' | 'connections'>;
+
+/**
+ * Measures `opts` for DURATION seconds, after WARM_UP seconds of `warmUp` (default: the same load;
+ * a cold phase warms up with other windows, so the measured ones are still new to Elasticsearch).
+ */
 async function load(
-  opts: Omit<autocannon.Options, 'duration' | 'connections'>,
+  opts: LoadOptions,
   server?: ChildProcess,
+  warmUp: LoadOptions = opts,
 ): Promise<LoadResult> {
+  if (WARM_UP > 0) await autocannon({ ...warmUp, duration: WARM_UP, connections: CONNECTIONS });
   const cpuBefore = cpuSecondsOf(server?.pid);
   const result = await autocannon({ ...opts, duration: DURATION, connections: CONNECTIONS });
   const cpuAfter = cpuSecondsOf(server?.pid);
@@ -292,42 +307,47 @@ async function main(): Promise<void> {
     const alias = indexNames(PREFIX).eventsAlias;
 
     log('cold: direct Elasticsearch baseline first');
-    const esWindows = windowSequence(7);
-    const coldEs = await load({
-      url: ES,
-      requests: [
-        {
-          method: 'POST',
-          // The same request the API's reader sends first (src/api/search/event-reader.ts).
-          path: `/${alias}/_search?filter_path=hits.hits._source.summary_json,hits.hits._source.summary&allow_partial_search_results=false`,
-          headers: { 'content-type': 'application/json' },
-          setupRequest: (req) => {
-            const query = Object.fromEntries(new URLSearchParams(esWindows()));
-            const window = parseSearchWindow(query);
-            return {
-              ...req,
-              body: JSON.stringify({
-                query: windowQuery(window),
-                sort: SORT,
-                size: 1000,
-                _source: ['summary_json', 'summary'],
-                track_total_hits: false,
-              }),
-            };
+    // The same request the API's reader sends first (src/api/search/event-reader.ts), one new
+    // window per request from the sequence of `seed`.
+    const direct = (seed: number): LoadOptions => {
+      const windows = windowSequence(seed);
+      return {
+        url: ES,
+        requests: [
+          {
+            method: 'POST',
+            path: `/${alias}/_search?filter_path=hits.hits._source.summary_json,hits.hits._source.summary&allow_partial_search_results=false`,
+            headers: { 'content-type': 'application/json' },
+            setupRequest: (req) => {
+              const query = Object.fromEntries(new URLSearchParams(windows()));
+              const window = parseSearchWindow(query);
+              return {
+                ...req,
+                body: JSON.stringify({
+                  query: windowQuery(window),
+                  sort: SORT,
+                  size: 1000,
+                  _source: ['summary_json', 'summary'],
+                  track_total_hits: false,
+                }),
+              };
+            },
           },
-        },
-      ],
-    });
-    const apiWindows = windowSequence(7);
-    const coldApi = await load(
-      {
+        ],
+      };
+    };
+    const viaApi = (seed: number): LoadOptions => {
+      const windows = windowSequence(seed);
+      return {
         url: `http://127.0.0.1:${coldPort}`,
         requests: [
-          { method: 'GET', setupRequest: (req) => ({ ...req, path: `/search?${apiWindows()}` }) },
+          { method: 'GET', setupRequest: (req) => ({ ...req, path: `/search?${windows()}` }) },
         ],
-      },
-      cold,
-    );
+      };
+    };
+    // Measured: the windows of seed 7 on both sides; warm-ups: other windows (seeds 11 and 13).
+    const coldEs = await load(direct(7), undefined, direct(11));
+    const coldApi = await load(viaApi(7), cold, viaApi(13));
     summary.cold = {
       baseline: coldEs,
       api: coldApi,
