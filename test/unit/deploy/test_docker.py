@@ -69,6 +69,9 @@ def test_build_and_runtime_stages():
     assert "--from=prod-deps /app/node_modules ./node_modules" in copies
     assert "--from=build /app/dist ./dist" in copies
     assert not any("--from=build /app/node_modules" in c for c in copies)
+    # The ingester's compile cache is written in the build stage and copied (ADR 0016).
+    assert "node dist/main/compile-cache.js" in args_of(build, "RUN")
+    assert "--from=build /app/.cache/node-compile-cache ./.cache/node-compile-cache" in copies
 
 
 def test_runtime_runs_node_as_pid_1_as_a_non_root_user():
