@@ -70,7 +70,7 @@ export interface Spooled extends SpoolStats {
 }
 
 /** Characters of JSON (and ids) a run holds in memory before it spills to the spool file. */
-export const SPOOL_MEMORY_CHARS = 32 * 1024 * 1024;
+export const SPOOL_MEMORY_CHARS = 24 * 1024 * 1024;
 
 /** Items of the held ones handed to the file at a time when they spill. */
 const SPILL_BATCH = 256;
