@@ -18,9 +18,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '../store/client.js';
 import { timeFieldsOf } from '../store/event-document.js';
-import { indexNames, type EventDocument, type RunDocument } from '../store/indices.js';
+import { indexNames, type EventDocument } from '../store/indices.js';
 import { acquireLease } from './lease.js';
-import { createRunStore, emptyRunCounts } from './run-store.js';
+import { createRunStore, recordMaintenance } from './run-store.js';
 
 export interface RezoneOptions {
   client: Client;
@@ -137,22 +137,12 @@ export async function rezoneProvider(opts: RezoneOptions): Promise<RezoneResult>
   } finally {
     await lease.release();
   }
-  // Anything written moves the data version, the run failed or not (ADR 0013).
+  // Anything written moves the data version, the command failed or not (ADR 0013).
   let recorded: string | undefined;
   if (written > 0 || failed > 0) {
-    const finishedAt = new Date();
-    const record: RunDocument = {
-      run_id: runId,
-      provider,
-      provider_url: '',
-      started_at: startedAt.toISOString(),
-      finished_at: finishedAt.toISOString(),
-      duration_ms: finishedAt.getTime() - startedAt.getTime(),
-      outcome: failure || failed > 0 ? 'failed' : 'maintenance',
-      error: failure ? String(failure) : failed > 0 ? `${failed} updates refused` : null,
-      counts: { ...emptyRunCounts(), items_changed: written, bulk_failures: failed },
-    };
-    await createRunStore(client, opts.prefix).save(record);
+    const error = failure ? String(failure) : failed > 0 ? `${failed} updates refused` : null;
+    const store = createRunStore(client, opts.prefix);
+    await recordMaintenance(store, { runId, provider, startedAt, changed: written, failed, error });
     recorded = runId;
   }
   if (failure) throw failure;

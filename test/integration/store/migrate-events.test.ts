@@ -17,7 +17,7 @@ import {
 } from '../../../src/store/indices.js';
 import { upgradedDocument } from '../../../src/store/event-document.js';
 import { migrateEvents, MigrationError } from '../../../src/store/migrate-events.js';
-import { retireProvider } from '../../../src/store/retire-provider.js';
+import { retireProvider } from '../../../src/ingest/retire-provider.js';
 import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
 import {
   RAW_291,
