@@ -21,11 +21,11 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build
-# The ingester's compiled modules (Node's compile cache, read by dist/main/ingest.js; ADR 0016):
-# each CronJob run starts without compiling them again. Written here, where node_modules sits at
-# the same path with the same production files as in the runtime stage (the cache checks both).
-RUN node dist/main/compile-cache.js
+# Then the ingester's compiled modules (Node's compile cache, read by dist/main/ingest.js; ADR
+# 0016): each CronJob run starts without compiling them again. Written here, where node_modules
+# sits at the same path with the same production files as in the runtime stage (the cache checks
+# both).
+RUN npm run build && node dist/main/compile-cache.js
 
 # ---- prod-deps: production dependencies only ---------------------------------------------------
 FROM ${NODE_IMAGE} AS prod-deps
