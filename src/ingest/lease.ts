@@ -9,6 +9,9 @@
  *   over with a write conditional on the expired document's `_seq_no`/`_primary_term`, so of two
  *   runs taking over the same expired lease only one succeeds.
  * - It is released (deleted, conditionally) when the run ends, normally or on SIGTERM.
+ * - It is only ever read by id (`get`) and changed by conditional writes, both real-time in
+ *   Elasticsearch: no write of it asks for a refresh, which would cost a round trip's worth of
+ *   waiting at each start and end of a run (docs/adr/0016-*.md, fourth pass).
  *
  * Expiry compares the holder's clock with the next run's: TTL must be well above the clock skew
  * between pods (seconds, with NTP), and above the longest pause of a live holder (a renewal that
@@ -93,7 +96,6 @@ async function create(options: LeaseOptions, document: LeaseDocument): Promise<V
       id: leaseIdOf(options.provider),
       op_type: 'create',
       document,
-      refresh: true,
     });
     return versionOf(res);
   } catch (err) {
@@ -143,7 +145,6 @@ async function takeOver(
       document: documentAt(at),
       if_seq_no: current._seq_no,
       if_primary_term: current._primary_term,
-      refresh: true,
     });
     options.onTakeover?.(held);
     return versionOf(res);
@@ -184,7 +185,6 @@ export async function acquireLease(options: LeaseOptions): Promise<Lease> {
         document: documentAt(now()),
         if_seq_no: version.seqNo,
         if_primary_term: version.primaryTerm,
-        refresh: true,
       });
       version = versionOf(res);
       lastRenewal = Date.now();
@@ -223,7 +223,6 @@ export async function acquireLease(options: LeaseOptions): Promise<Lease> {
           id: leaseIdOf(options.provider),
           if_seq_no: version.seqNo,
           if_primary_term: version.primaryTerm,
-          refresh: true,
         })
         .catch(() => undefined); // taken over, or Elasticsearch gone: it expires on its own
     },

@@ -342,10 +342,14 @@ async function fetchFeed(
   log: Logger,
   onBytes: (total: number) => void,
   held: FeedRecord | null,
+  signal: AbortSignal,
+  recorded: Promise<void>,
 ): Promise<FetchedFeed> {
   return withSpan('ingest.fetch_feed', { 'event_search.provider': deps.provider }, async (span) => {
     const validators = held ? { etag: held.etag, lastModified: held.last_modified } : undefined;
-    const feed = await deps.source.open(deps.signal, validators);
+    const feed = await deps.source.open(signal, validators);
+    // The request went out while the run's start was being recorded; its answer is told after.
+    await recorded;
     log.info(
       {
         phase: 'feed_fetched',
@@ -360,7 +364,7 @@ async function fetchFeed(
     }
     if (file === null) return { feed, received: null, streamed: hashedBody(feed.body, onBytes) };
     const received = await receiveFeed(feed.body, file, onBytes);
-    checkAborted(deps.signal);
+    checkAborted(signal);
     span.setAttributes({ 'event_search.feed.bytes': received.bytes });
     return { feed, received, streamed: null };
   });
@@ -560,35 +564,67 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
     error: null,
     counts,
   };
-  await deps.runs.save({ ...run, counts: { ...counts } });
-  log.info({ phase: 'run_started', provider_url: deps.providerUrl }, 'ingest run started');
-
-  let error: Error | null = null;
-  const sifter = new FeedSifter(deps.provider, log, deps.maxLoggedRejections ?? 20);
-  const progress: FeedProgress = { unknownElements: {}, bytes: 0 };
-  const dir = await mkdtemp(join(deps.spoolDir ?? tmpdir(), 'event-search-feed-'));
-  let reader: FeedReader | null = null;
-  const sent = { items: 0 };
-  let feedUnchanged = false;
-  let receivedBytes = 0;
-  const stopProgress = reportProgress(log, deps.progressMs ?? 5_000, {
-    received: () => receivedBytes,
-    parsed: () => reader?.stats.events ?? 0,
-    written: () => sent.items,
+  // The run's start is recorded while the previous run is read and the feed requested: all of
+  // it happens under the lease (no other run can come between), and the feed's answer is only
+  // used once the start is recorded (docs/adr/0016-*.md, fourth pass).
+  const recording = deps.runs.save({ ...run, counts: { ...counts } });
+  let markRecorded: (failure?: unknown) => void = () => undefined;
+  const recorded = new Promise<void>((resolve, reject) => {
+    markRecorded = (failure) => (failure === undefined ? resolve() : reject(failure));
   });
-  try {
-    const day = seenDayOf(started.toISOString());
+  recorded.catch(() => undefined);
+  // Aborted when the start cannot be recorded, and at the end of the run (a body left unread).
+  const feedDone = new AbortController();
+  const signal = deps.signal ? AbortSignal.any([deps.signal, feedDone.signal]) : feedDone.signal;
+  const day = seenDayOf(started.toISOString());
+  let receivedBytes = 0;
+  const dirMade = mkdtemp(join(deps.spoolDir ?? tmpdir(), 'event-search-feed-'));
+  dirMade.catch(() => undefined);
+  const fetching = (async () => {
     const previous = deps.unchangedFeeds ? await previousRun(deps, runId, log) : null;
     const held = await heldFeed(deps, previous, day, log);
     // With no held feed, nothing can be skipped: the bytes are parsed as they arrive, no file.
-    const feedFile = held ? join(dir, 'feed') : null;
-    const { received, feed, streamed } = await fetchFeed(
+    const feedFile = held ? join(await dirMade, 'feed') : null;
+    const fetched = await fetchFeed(
       deps,
       feedFile,
       log,
       (n) => (receivedBytes = n),
       held,
+      signal,
+      recorded,
     );
+    return { previous, held, feedFile, ...fetched };
+  })();
+  fetching.catch(() => undefined);
+  try {
+    await recording;
+  } catch (err) {
+    // Not even the start could be recorded: stop the request, leave nothing behind.
+    feedDone.abort(err);
+    markRecorded(err ?? new Error('the start of the run could not be recorded'));
+    await fetching.catch(() => undefined);
+    await dirMade.then((d) => rm(d, { recursive: true, force: true })).catch(() => undefined);
+    throw err;
+  }
+  log.info({ phase: 'run_started', provider_url: deps.providerUrl }, 'ingest run started');
+  markRecorded();
+
+  let error: Error | null = null;
+  const sifter = new FeedSifter(deps.provider, log, deps.maxLoggedRejections ?? 20);
+  const progress: FeedProgress = { unknownElements: {}, bytes: 0 };
+  let reader: FeedReader | null = null;
+  const sent = { items: 0 };
+  let feedUnchanged = false;
+  const stopProgress = reportProgress(log, deps.progressMs ?? 5_000, {
+    received: () => receivedBytes,
+    parsed: () => reader?.stats.events ?? 0,
+    written: () => sent.items,
+  });
+  let dir: string | null = null;
+  try {
+    dir = await dirMade;
+    const { previous, held, feedFile, received, feed, streamed } = await fetching;
     if (received) progress.bytes = received.bytes;
     const same =
       feed.notModified === true ||
@@ -682,7 +718,8 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
     error = err instanceof Error ? err : new Error(String(err));
   } finally {
     stopProgress();
-    await rm(dir, { recursive: true, force: true });
+    feedDone.abort(new Error('the run ended'));
+    if (dir !== null) await rm(dir, { recursive: true, force: true });
   }
   return finish(error);
 
