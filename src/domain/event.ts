@@ -185,6 +185,21 @@ export function checkPrice(value: string | undefined): NumberCheck {
   return { ok: true, value: price };
 }
 
+/**
+ * The price of a plain price text (what `checkPrice` accepts on its fast path), else NaN: no
+ * result object for the million zones of a feed (docs/adr/0016-*.md, fourth pass).
+ */
+function plainPrice(value: string | undefined): number {
+  if (value === undefined || !PLAIN_PRICE.test(value)) return NaN;
+  const price = Number(value);
+  return price <= MAX_PRICE ? price : NaN;
+}
+
+/** The capacity of a plain capacity text (`checkCapacity`'s fast path), else NaN. */
+function plainCapacity(value: string | undefined): number {
+  return value !== undefined && PLAIN_CAPACITY.test(value) ? Number(value) : NaN;
+}
+
 /** A zone's capacity: a non-negative integer no larger than `MAX_CAPACITY`. */
 export function checkCapacity(value: string | undefined): NumberCheck {
   if (value === undefined) return { ok: false, why: '' };
@@ -284,24 +299,33 @@ export function normaliseEvent(provider: string, raw: RawEvent): NormaliseResult
   let max: number | null = null;
   let available = 0;
   for (const zone of raw.zones) {
-    const price = checkPrice(zone.price);
-    if (!price.ok) {
-      return reject(
-        'invalid_price',
-        `${where}: zone ${zone.zone_id ?? '?'} has price ${JSON.stringify(zone.price)}${price.why && `, which ${price.why}`}`,
-        identity,
-      );
+    // The plain forms first (no result objects); anything else takes the full checks.
+    let priceValue = plainPrice(zone.price);
+    if (Number.isNaN(priceValue)) {
+      const price = checkPrice(zone.price);
+      if (!price.ok) {
+        return reject(
+          'invalid_price',
+          `${where}: zone ${zone.zone_id ?? '?'} has price ${JSON.stringify(zone.price)}${price.why && `, which ${price.why}`}`,
+          identity,
+        );
+      }
+      priceValue = price.value;
     }
-    const capacity = checkCapacity(zone.capacity);
-    if (!capacity.ok) {
-      return reject(
-        'invalid_capacity',
-        `${where}: zone ${zone.zone_id ?? '?'} has capacity ${JSON.stringify(zone.capacity)}${capacity.why && `, which ${capacity.why}`}`,
-        identity,
-      );
+    let capacityValue = plainCapacity(zone.capacity);
+    if (Number.isNaN(capacityValue)) {
+      const capacity = checkCapacity(zone.capacity);
+      if (!capacity.ok) {
+        return reject(
+          'invalid_capacity',
+          `${where}: zone ${zone.zone_id ?? '?'} has capacity ${JSON.stringify(zone.capacity)}${capacity.why && `, which ${capacity.why}`}`,
+          identity,
+        );
+      }
+      capacityValue = capacity.value;
     }
-    if (capacity.value <= 0 || soldOut) continue;
-    available += capacity.value;
+    if (capacityValue <= 0 || soldOut) continue;
+    available += capacityValue;
     // Exact while it stays a safe integer; past that the sum is at least 2^53, so this catches it.
     if (available > MAX_CAPACITY) {
       return reject(
@@ -310,8 +334,8 @@ export function normaliseEvent(provider: string, raw: RawEvent): NormaliseResult
         identity,
       );
     }
-    min = min === null ? price.value : Math.min(min, price.value);
-    max = max === null ? price.value : Math.max(max, price.value);
+    min = min === null ? priceValue : Math.min(min, priceValue);
+    max = max === null ? priceValue : Math.max(max, priceValue);
   }
 
   return {

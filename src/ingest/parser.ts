@@ -269,6 +269,9 @@ export class FeedParser {
       );
     });
     parser.on('opentag', (tag: SaxesTagPlain) => {
+      // No attribute of a tag shorter than the limit (whitespace before it included) can be
+      // longer: the per-attribute check is only needed for longer tags.
+      const short = parser.position - mark <= limits.maxAttributeLength;
       mark = parser.position;
       const name = tag.name;
       const depth = stack.length; // depth of the parent (0: this is the root)
@@ -318,7 +321,7 @@ export class FeedParser {
         }
         // The tag's own attributes (a fresh object per tag): a zone is read a million times per
         // feed, and a copy of its values would only make more garbage.
-        checkLengths(tag, ZONE_ATTRS);
+        if (!short) checkLengths(tag, ZONE_ATTRS);
         const zone: RawZone = tag.attributes;
         event.zones.push(zone);
         stats.zones++;
