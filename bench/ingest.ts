@@ -58,6 +58,11 @@ interface IngestFigures {
   bytes: number;
   /** The run skipped the parse: the bytes equalled the previous run's (ADR 0016). */
   feedUnchanged: boolean;
+  /**
+   * Milliseconds from the `config` log line to `feed_fetched`: the start's round trips to
+   * Elasticsearch and the feed's request (ADR 0016, fourth pass).
+   */
+  startMs: number;
 }
 
 function log(message: string): void {
@@ -125,21 +130,23 @@ async function ingest(providerUrl: string, prefix: string): Promise<IngestFigure
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const summary = out
+  const lines = out
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map(
       (l) =>
         JSON.parse(l) as {
           phase?: string;
+          time?: string;
           counts?: { events_upserted: number; items_changed?: number };
           peak_rss_bytes?: number;
           bytes?: number;
           feed?: { unchanged?: boolean };
           error?: string;
         },
-    )
-    .find((l) => l.phase === 'summary');
+    );
+  const summary = lines.find((l) => l.phase === 'summary');
+  const timeOf = (phase: string) => Date.parse(lines.find((l) => l.phase === phase)?.time ?? '');
   if (code !== 0 || !summary?.counts) {
     throw new Error(`ingest exited ${String(code)}: ${summary?.error ?? out.slice(-2000)}`);
   }
@@ -151,6 +158,7 @@ async function ingest(providerUrl: string, prefix: string): Promise<IngestFigure
     peakRssMb: Math.round((summary.peak_rss_bytes ?? 0) / 1024 / 1024),
     bytes: summary.bytes ?? 0,
     feedUnchanged: summary.feed?.unchanged ?? false,
+    startMs: timeOf('feed_fetched') - timeOf('config'),
   };
 }
 
@@ -280,6 +288,9 @@ async function main(): Promise<void> {
     );
     console.log(
       `  ingest end to end            ${e2e.seconds.toFixed(2)} s   ${e2e.eventsPerSecond} events/s   peak RSS ${e2e.peakRssMb} MB`,
+    );
+    console.log(
+      `  its start: config to feed_fetched log lines ${e2e.startMs} ms (index check, lease, run record, previous run, the feed's request)`,
     );
     console.log(`  bare _bulk of the same documents (baseline)   ${bare.toFixed(2)} s`);
     console.log(
