@@ -57,13 +57,14 @@ type Loaded =
 
 const OPEN = Buffer.from('{"data":{"events":[');
 const CLOSE = Buffer.from(']},"error":null}');
+const COMMA = Buffer.from(',');
 
 /**
- * A page's events (their stored JSON, spliced unparsed: docs/adr/0017-*.md), comma-separated.
+ * A page's events (their stored JSON, spliced unparsed, comma-separated: docs/adr/0017-*.md),
+ * after a comma unless it is the first.
  */
-function serializePage(page: string[], first: boolean): Buffer {
-  const joined = page.join(',');
-  return Buffer.from(first ? joined : `,${joined}`);
+function serializePage(page: Buffer, first: boolean): Buffer {
+  return first ? page : Buffer.concat([COMMA, page]);
 }
 
 /** A strong validator: the same bytes give the same ETag on every replica. */
@@ -75,10 +76,7 @@ export function etagOf(body: Buffer): string {
 export function serializeEvents(events: EventSummary[]): Buffer {
   return Buffer.concat([
     OPEN,
-    serializePage(
-      events.map((e) => JSON.stringify(e)),
-      true,
-    ),
+    serializePage(Buffer.from(events.map((e) => JSON.stringify(e)).join(',')), true),
     CLOSE,
   ]);
 }
@@ -221,10 +219,11 @@ export class SearchCache {
         const next = await pages.next();
         if (next.done) break;
         if (next.value.length === 0) continue;
-        const chunk = serializePage(next.value, first);
+        // The comma and the page as they are: the body is copied once, below.
+        if (!first) chunks.push(COMMA);
+        chunks.push(next.value);
+        size += next.value.length + (first ? 0 : 1);
         first = false;
-        chunks.push(chunk);
-        size += chunk.length;
         if (size > this.options.maxEntryBytes) {
           this.store(window.key, { kind: 'oversize', generation }, window.key.length + 64);
           // The stream keeps the query's slot until it ends.
@@ -263,7 +262,7 @@ export class SearchCache {
   private async streamAll(window: SearchWindow): Promise<Readable> {
     const release = await this.acquireQuery(window);
     const pages = this.reader.pages(window);
-    let next: IteratorResult<string[], void>;
+    let next: IteratorResult<Buffer, void>;
     try {
       next = await pages.next();
     } catch (err) {
@@ -300,7 +299,7 @@ export class SearchCache {
  */
 function streamOf(
   head: Buffer[],
-  pages: AsyncGenerator<string[], void, undefined>,
+  pages: AsyncGenerator<Buffer, void, undefined>,
   firstPending: boolean,
   release: () => void,
 ): Readable {
@@ -316,7 +315,7 @@ function streamOf(
 
 async function* continueStream(
   head: Buffer[],
-  pages: AsyncGenerator<string[], void, undefined>,
+  pages: AsyncGenerator<Buffer, void, undefined>,
   firstPending: boolean,
 ): AsyncGenerator<Buffer, void, undefined> {
   yield Buffer.concat(head);

@@ -49,7 +49,7 @@ class MemoryReader implements Pick<EventReader, 'pages'> {
     this.open?.();
   }
 
-  async *pages(_window: SearchWindow): AsyncGenerator<string[], void, undefined> {
+  async *pages(_window: SearchWindow): AsyncGenerator<Buffer, void, undefined> {
     this.queries += 1;
     await this.gate;
     if (this.failWith) throw this.failWith;
@@ -57,7 +57,12 @@ class MemoryReader implements Pick<EventReader, 'pages'> {
     try {
       for (let i = 0; i < snapshot.length; i += this.pageSize) {
         this.pagesServed += 1;
-        yield snapshot.slice(i, i + this.pageSize).map((e) => JSON.stringify(e));
+        yield Buffer.from(
+          snapshot
+            .slice(i, i + this.pageSize)
+            .map((e) => JSON.stringify(e))
+            .join(','),
+        );
       }
     } finally {
       this.released += 1;
