@@ -11,6 +11,9 @@ const shared = {
 };
 
 export default {
+  // A bound on a hung test, not a speed check: Jest's default 5 s was missed by tests that wait on a
+  // real Elasticsearch when other work loads the 2-core machine (tests wait on events, not time).
+  testTimeout: 60_000,
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {

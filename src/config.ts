@@ -155,6 +155,14 @@ export type SimEnv = z.infer<typeof simEnv>;
 /** The local ingest scheduler (`make run`; in Kubernetes the CronJob plays this role). */
 export const schedulerEnv = z.object({
   INGEST_INTERVAL: z.coerce.number().positive().default(60),
+  /**
+   * Node flags of every scheduled run, space-separated: the chart's `ingester.heap` bounds by
+   * default (a test keeps them equal), empty for V8's own defaults.
+   */
+  INGEST_NODE_FLAGS: z
+    .string()
+    .default('--max-semi-space-size=4 --max-old-space-size=128')
+    .transform((flags) => flags.split(' ').filter(Boolean)),
 });
 
 /** An IANA time-zone name (the zone of a provider's wall-clock times). */

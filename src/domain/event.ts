@@ -4,7 +4,7 @@
  * Free of frameworks and I/O: the ingester feeds it parsed attributes, the store persists what it
  * returns, the API serves `EventSummary` as the contract defines it.
  */
-import { v5 as uuidv5 } from 'uuid';
+import { hash } from 'node:crypto';
 import { parseLocalDateTime, type LocalDateTime } from './local-time.js';
 
 /**
@@ -12,6 +12,30 @@ import { parseLocalDateTime, type LocalDateTime } from './local-time.js';
  * stable forever.
  */
 export const EVENT_ID_NAMESPACE = '6f1d8c0e-4b1a-5c47-9a43-3d7c2f0b8e51';
+
+const NAMESPACE_BYTES = Buffer.from(EVENT_ID_NAMESPACE.replaceAll('-', ''), 'hex');
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/**
+ * The UUID v5 (RFC 9562: SHA-1 of the namespace's bytes and the name's UTF-8) of `name` in
+ * EVENT_ID_NAMESPACE, as `uuid`'s `v5(name, namespace)` gives it (a unit test compares them):
+ * one `crypto.hash` call instead of a Hash object per id (docs/adr/0016-*.md).
+ */
+function uuidV5(name: string): string {
+  const nameLength = Buffer.byteLength(name);
+  const input = Buffer.allocUnsafe(16 + nameLength);
+  NAMESPACE_BYTES.copy(input, 0);
+  input.write(name, 16, nameLength, 'utf8');
+  const h = hash('sha1', input, 'buffer');
+  let id = '';
+  for (let i = 0; i < 16; i++) {
+    // Version 5 in the high nibble of byte 6, the RFC 4122 variant in the top bits of byte 8.
+    const byte = h[i] as number;
+    id += HEX[i === 6 ? (byte & 0x0f) | 0x50 : i === 8 ? (byte & 0x3f) | 0x80 : byte];
+    if (i === 3 || i === 5 || i === 7 || i === 9) id += '-';
+  }
+  return id;
+}
 
 /** One `<zone>` as the provider sends it (attribute strings, untouched). */
 export interface RawZone {
@@ -109,7 +133,7 @@ export interface EventIdentity {
 export function eventId(provider: string, baseEventId: string, eventIdValue: string): string {
   // Length-prefixed so that no two different triples can produce the same name.
   const name = [provider, baseEventId, eventIdValue].map((p) => `${p.length}:${p}`).join('|');
-  return uuidv5(name, EVENT_ID_NAMESPACE);
+  return uuidV5(name);
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;

@@ -10,13 +10,11 @@ import { randomUUID } from 'node:crypto';
 import { SpanStatusCode, type Span } from '@opentelemetry/api';
 import type { IngestEnv } from '../config.js';
 import { createLogger, type Logger } from '../observability/logger.js';
-import { createIngestMetrics } from '../observability/metrics.js';
 import { flushSpans, withSpan } from '../observability/spans.js';
 import { createEsClient, type Client } from '../store/client.js';
 import { checkIndices, indexNames } from '../store/indices.js';
 import { httpFeedSource, redactUrl } from './feed-client.js';
 import { feedFormat } from './formats/index.js';
-import { pushRunMetrics, recordRunMetrics } from './metrics.js';
 import { acquireLease, EXIT_LEASE_HELD, LeaseHeldError, type Lease } from './lease.js';
 import { createRunStore } from './run-store.js';
 import { runIngest, type FeedSource, type RunDeps, type RunResult } from './run.js';
@@ -50,15 +48,18 @@ function providerFeed(env: IngestEnv, logger: Logger): FeedSource {
   });
 }
 
-/** Pushes the run's metrics when a Pushgateway is configured; a failure only warns. */
-async function pushMetrics(
-  env: IngestEnv,
-  logger: Logger,
-  metrics: ReturnType<typeof createIngestMetrics>,
-  result: RunResult,
-): Promise<void> {
-  recordRunMetrics(metrics, result.run);
+/**
+ * Pushes the run's metrics when a Pushgateway is configured; a failure only warns. Without one
+ * there is no one to read them: prom-client is not even loaded (docs/adr/0016-*.md).
+ */
+async function pushMetrics(env: IngestEnv, logger: Logger, result: RunResult): Promise<void> {
   if (!env.PUSHGATEWAY_URL) return;
+  const [{ createIngestMetrics }, { pushRunMetrics, recordRunMetrics }] = await Promise.all([
+    import('../observability/metrics.js'),
+    import('./metrics.js'),
+  ]);
+  const metrics = createIngestMetrics();
+  recordRunMetrics(metrics, result.run);
   const pushgateway = redactUrl(env.PUSHGATEWAY_URL);
   try {
     await pushRunMetrics(metrics, result.run, {
@@ -179,7 +180,7 @@ export function createIngestJob(env: IngestEnv, opts: IngestJobOptions = {}) {
     } finally {
       await lease.release();
     }
-    await pushMetrics(env, logger, createIngestMetrics(), result);
+    await pushMetrics(env, logger, result);
     logSummary(logger, result, rootSpan);
     return result.ok ? 0 : 1;
   }

@@ -56,3 +56,43 @@ export function emptyRunCounts(): RunDocument['counts'] {
     duplicates: 0,
   };
 }
+
+/** What an operator's command changed in the events (`recordMaintenance`). */
+export interface Maintenance {
+  runId: string;
+  provider: string;
+  startedAt: Date;
+  /** Documents written or deleted. */
+  changed: number;
+  /** Writes or deletions Elasticsearch refused. */
+  failed: number;
+  /** Why the command failed, if it did. */
+  error: string | null;
+}
+
+/**
+ * Records a command that changed stored events outside an ingest run (`rezone-provider`,
+ * `retire-provider`) as a run with outcome `maintenance` (its `error` says when it failed part
+ * way): with items changed it moves the data version (docs/adr/0013-*.md), so every API replica
+ * drops its cached answers; it is neither a success of the provider nor makes the provider known
+ * to the freshness read (src/store/runs.ts).
+ */
+export async function recordMaintenance(
+  store: RunStore,
+  change: Maintenance,
+): Promise<RunDocument> {
+  const finishedAt = new Date();
+  const record: RunDocument = {
+    run_id: change.runId,
+    provider: change.provider,
+    provider_url: '',
+    started_at: change.startedAt.toISOString(),
+    finished_at: finishedAt.toISOString(),
+    duration_ms: finishedAt.getTime() - change.startedAt.getTime(),
+    outcome: 'maintenance',
+    error: change.error,
+    counts: { ...emptyRunCounts(), items_changed: change.changed, bulk_failures: change.failed },
+  };
+  await store.save(record);
+  return record;
+}

@@ -10,13 +10,14 @@
  * nor written (docs/adr/0016-unchanged-feed-and-ingest-cost.md).
  *
  * One parse, two phases (docs/adr/0005-streaming-xml-parser.md): the feed is streamed through the
- * parser, each event normalised, and the resulting write operations appended to a temporary spool
- * file as NDJSON (`spool.ts`); only when the whole feed has arrived and parsed cleanly, and passed
- * the format guard, are those operations read back and written (of the copies of one identity,
- * only the last valid one). A truncated, malformed or interrupted feed therefore changes nothing in
- * the store. Memory stays flat in both phases (one base event, one spool chunk at a time) apart
+ * parser, each event normalised, and the resulting write operations spooled (`spool.ts`: held in
+ * memory up to a bound, beyond it appended to a temporary spool file as NDJSON); only when the
+ * whole feed has arrived and parsed cleanly, and passed the format guard, are those operations
+ * read back and written (of the copies of one identity, only the last valid one). A truncated,
+ * malformed or interrupted feed therefore changes nothing in the store. Memory stays bounded in
+ * both phases (one base event and at most the spool's bound, or one spool chunk at a time) apart
  * from the map of ids to their chosen copy, held until the last write; the disk holds the
- * operations (not the XML) for the length of the run.
+ * operations (not the XML) of a feed too large for the bound for the length of the run.
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -40,7 +41,7 @@ import type { WriteStats } from './writer.js';
 import { FeedError } from './errors.js';
 import { feedFormat, type FeedReader, type ParsedBaseEvent } from './formats/index.js';
 import { reportProgress } from './progress.js';
-import { readSpool, writeSpool } from './spool.js';
+import { readSpooled, spool, type Spooled } from './spool.js';
 import { hashedBody, receiveFeed, type ReceivedFeed } from './feed-file.js';
 import { documentCodeFingerprint } from './document-code.js';
 
@@ -93,6 +94,11 @@ export interface RunDeps {
   parser?: () => FeedReader;
   /** Directory for the spool file of write operations (default: the OS temp directory). */
   spoolDir?: string;
+  /**
+   * Characters of write operations held in memory before they spill to the spool file (default
+   * `SPOOL_MEMORY_CHARS` of spool.ts; docs/adr/0016-*.md).
+   */
+  spoolMemoryChars?: number;
   signal?: AbortSignal;
   now?: () => Date;
   runId?: string;
@@ -374,8 +380,8 @@ async function spoolFeed(
   context: WriteContext,
   log: Logger,
   onReader: (reader: FeedReader) => void = () => undefined,
-): Promise<void> {
-  await withSpan('ingest.read_feed', { 'event_search.provider': deps.provider }, async (span) => {
+): Promise<Spooled> {
+  return withSpan('ingest.read_feed', { 'event_search.provider': deps.provider }, async (span) => {
     const reader = (deps.parser ?? feedFormat('xml').reader)();
     onReader(reader);
     const signal = deps.signal;
@@ -387,8 +393,9 @@ async function spoolFeed(
         yield sifter.operationsOf(base, context);
       }
     }
+    let spooled: Spooled;
     try {
-      await writeSpool(file, batches());
+      spooled = await spool(file, batches(), deps.spoolMemoryChars);
     } finally {
       counts.base_events_read = reader.stats.baseEvents;
       counts.events_read = reader.stats.events;
@@ -403,6 +410,8 @@ async function spoolFeed(
         events: reader.stats.events,
         zones: reader.stats.zones,
         unknown_elements: progress.unknownElements,
+        // Where the write operations wait for the write phase: memory, or the spool file.
+        spooled: spooled.held ? 'memory' : 'file',
       },
       'feed read to its end and well-formed',
     );
@@ -411,6 +420,7 @@ async function spoolFeed(
       'event_search.feed.base_events': reader.stats.baseEvents,
       'event_search.feed.events': reader.stats.events,
     });
+    return spooled;
   });
 }
 
@@ -418,6 +428,7 @@ async function spoolFeed(
 async function writeSpooled(
   deps: RunDeps,
   file: string,
+  spooled: Spooled,
   context: WriteContext,
   sifter: FeedSifter,
   sent: { items: number },
@@ -425,10 +436,10 @@ async function writeSpooled(
   const signal = deps.signal;
   async function* operations(): AsyncGenerator<WriteItem> {
     let ordinal = 0;
-    for await (const spooled of readSpool(file)) {
+    for await (const spooledItem of readSpooled(file, spooled)) {
       checkAborted(signal);
       // Only the winning copy of a duplicated identity is written.
-      const item = sifter.winning(spooled, ordinal++);
+      const item = sifter.winning(spooledItem, ordinal++);
       if (item === null) continue;
       sent.items++;
       yield item;
@@ -616,7 +627,7 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
     if (received) run.feed = recordOf(received);
     const file = join(dir, 'ops.ndjson');
     const context = { runId, seenAt: started.toISOString(), timeZone: deps.timeZone };
-    await spoolFeed(
+    const spooled = await spoolFeed(
       deps,
       streamed ? streamed.chunks : (feedFile as string),
       file,
@@ -642,7 +653,7 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
     counts.duplicates = sifter.duplicates;
     checkRejectedShare(sifter, rejections, deps.maxRejectedRatio ?? 0.5, log);
 
-    const written = await writeSpooled(deps, file, context, sifter, sent);
+    const written = await writeSpooled(deps, file, spooled, context, sifter, sent);
     sifter.forgetIds();
     counts.events_upserted = written.eventsWritten;
     counts.items_changed = written.changed;

@@ -9,11 +9,23 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../observability/logger.js';
 
-export function createIngestScheduler(opts: { intervalSeconds: number; logger: Logger }) {
+export interface IngestSchedulerOptions {
+  intervalSeconds: number;
+  logger: Logger;
+  /**
+   * Node flags of each run after this process's own (INGEST_NODE_FLAGS: by default the V8 heap
+   * bounds the chart's CronJob runs with, `ingester.heap`), so a local run behaves like a deployed one.
+   */
+  nodeFlags?: readonly string[];
+  /** The script each run executes (default the ingest entry point; tests give another). */
+  entry?: string;
+}
+
+export function createIngestScheduler(opts: IngestSchedulerOptions) {
   const { logger } = opts;
-  const ingestEntry = fileURLToPath(new URL('../main/ingest.js', import.meta.url));
+  const ingestEntry = opts.entry ?? fileURLToPath(new URL('../main/ingest.js', import.meta.url));
   // Same flags as this process (e.g. --import for OpenTelemetry), so the child is traced alike.
-  const nodeArgs = [...process.execArgv, ingestEntry];
+  const nodeArgs = [...process.execArgv, ...(opts.nodeFlags ?? []), ingestEntry];
   let child: ChildProcess | null = null;
   let stopping = false;
   let runs = 0;

@@ -12,6 +12,10 @@
  * sides stream: the writer batches lines into chunks and waits for the file stream to drain, the
  * reader splits one chunk of the file at a time into lines, so memory holds one chunk at a time
  * whatever the number of operations.
+ *
+ * A run holds the items in memory instead (`spool`, `readSpooled`) while they hold at most
+ * `SPOOL_MEMORY_CHARS` characters: an ordinary feed then costs no disk round trip (the write
+ * and read back of every document, docs/adr/0016-*.md); a larger one spills to the file.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
@@ -57,6 +61,70 @@ export async function writeSpool(
   }
   await pipeline(chunks, createWriteStream(file, { encoding: 'utf8' }));
   return stats;
+}
+
+/** The spooled operations of one feed: held in memory, or in the file. */
+export interface Spooled extends SpoolStats {
+  /** The items, in order, when they were held in memory (nothing was written to the file). */
+  held: WriteItem[] | null;
+}
+
+/** Characters of JSON (and ids) a run holds in memory before it spills to the spool file. */
+export const SPOOL_MEMORY_CHARS = 24 * 1024 * 1024;
+
+/** Items of the held ones handed to the file at a time when they spill. */
+const SPILL_BATCH = 256;
+
+/** The characters an item holds (its strings; what a bound on memory counts). */
+function charsOf(item: WriteItem): number {
+  return item.id.length + item.json.doc.length + item.json.upsert.length;
+}
+
+/**
+ * Spools every operation of `batches`: held in memory while they hold at most `memoryChars`
+ * characters (a first run of an ordinary feed: no disk round trip, docs/adr/0016-*.md), else
+ * written to `file` (those held so far first, then the rest as they come: memory stays bounded
+ * whatever the size of the feed). Rejects like `writeSpool`.
+ */
+export async function spool(
+  file: string,
+  batches: AsyncIterable<readonly WriteItem[]>,
+  memoryChars = SPOOL_MEMORY_CHARS,
+): Promise<Spooled> {
+  const iterator = batches[Symbol.asyncIterator]();
+  let held: WriteItem[] = [];
+  let chars = 0;
+  while (chars <= memoryChars) {
+    const next = await iterator.next();
+    if (next.done === true) return { ops: held.length, bytes: 0, held };
+    for (const item of next.value) {
+      held.push(item);
+      chars += charsOf(item);
+    }
+  }
+  async function* spilled(): AsyncGenerator<readonly WriteItem[]> {
+    const first = held;
+    held = [];
+    for (let i = 0; i < first.length; i += SPILL_BATCH) yield first.slice(i, i + SPILL_BATCH);
+    yield* { [Symbol.asyncIterator]: () => iterator };
+  }
+  return { ...(await writeSpool(file, spilled())), held: null };
+}
+
+/** The items of `spooled`, in order: from memory (each let go once handed out), or the file. */
+export async function* readSpooled(file: string, spooled: Spooled): AsyncGenerator<WriteItem> {
+  const held = spooled.held;
+  if (held === null) {
+    yield* readSpool(file);
+    return;
+  }
+  spooled.held = null;
+  for (let i = 0; i < held.length; i++) {
+    const item = held[i] as WriteItem;
+    // The array lets go of what the writer has taken: memory falls as the items are written.
+    (held as (WriteItem | undefined)[])[i] = undefined;
+    yield item;
+  }
 }
 
 /** The spool line of `item` (with its newline). */

@@ -9,8 +9,12 @@ import { createIngestScheduler } from '../ingest/scheduler.js';
 import { createLogger } from '../observability/logger.js';
 
 const logger = createLogger({ name: 'ingest-scheduler' });
-const intervalSeconds = configOrExit(schedulerEnv, logger).INGEST_INTERVAL;
-const scheduler = createIngestScheduler({ intervalSeconds, logger });
+const env = configOrExit(schedulerEnv, logger);
+const scheduler = createIngestScheduler({
+  intervalSeconds: env.INGEST_INTERVAL,
+  nodeFlags: env.INGEST_NODE_FLAGS,
+  logger,
+});
 scheduler.start();
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -9,7 +9,7 @@
 import { configOrExit, migrateEnv, type MigrateEnv } from '../config.js';
 import { createLogger } from '../observability/logger.js';
 import { createEsClient } from '../store/client.js';
-import { migrateEvents } from '../store/migrate-events.js';
+import { migrateEvents } from '../ingest/migrate-events.js';
 
 const logger = createLogger({ name: 'migrate' });
 const env: MigrateEnv = configOrExit(migrateEnv, logger);

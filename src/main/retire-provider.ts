@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { configOrExit, ingestEnv, storeEnv, type StoreEnv } from '../config.js';
 import { createLogger } from '../observability/logger.js';
 import { createEsClient } from '../store/client.js';
-import { retireProvider } from '../store/retire-provider.js';
+import { retireProvider } from '../ingest/retire-provider.js';
 
 const logger = createLogger({ name: 'retire-provider' });
 const env: StoreEnv = configOrExit(storeEnv, logger);

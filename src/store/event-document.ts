@@ -58,7 +58,7 @@ export function timeFieldsOf(
 /**
  * A document of an earlier events index (v1, v2: no zone, no instants, the summary an object rather
  * than ready-made JSON) as the current version
- * stores it, its instants computed with `zone`, its provider's (the migration, src/store/migrate.ts).
+ * stores it, its instants computed with `zone`, its provider's (the migration, src/ingest/migrate-events.ts).
  * A document without a period (an event only ever rejected) has no instants either. Pure.
  */
 export function upgradedDocument(old: EventDocument, zone: string): EventDocument {

@@ -114,7 +114,11 @@ export interface EventDocument extends EventIdentity {
   } | null;
 }
 
-export type RunOutcome = 'running' | 'succeeded' | 'failed';
+/**
+ * `maintenance`: not an ingest run but a command that rewrote events (`npm run rezone-provider`):
+ * it moves the data version when it changed items, and is not a success of the provider.
+ */
+export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'maintenance';
 
 /** A stored ingest run (the `_source` of `<prefix>-runs`). */
 export interface RunDocument {

@@ -105,6 +105,8 @@ export async function latestSuccessPerProvider(
         index: indexNames(prefix).runsIndex,
         size: 0,
         track_total_hits: false,
+        // A command's record (rezone, retire) does not make a provider known.
+        query: { bool: { must_not: [{ term: { outcome: 'maintenance' } }] } },
         aggs: {
           providers: {
             terms: { field: 'provider', size: MAX_PROVIDERS },

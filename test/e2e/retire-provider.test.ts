@@ -31,9 +31,8 @@ async function eventsOf(provider: string): Promise<number> {
 
 beforeAll(async () => {
   names = await bootstrapIndices(client, store.ES_INDEX_PREFIX);
-  const kept = await ingest(client, store.ES_INDEX_PREFIX, bytesSource(fixture(1)), {
-    provider: 'kept',
-  });
+  // 'gone' first: the newest run that changed data is kept's, so only the retirement itself can
+  // move the data version.
   const gone = await ingest(
     client,
     store.ES_INDEX_PREFIX,
@@ -43,6 +42,9 @@ beforeAll(async () => {
       format: 'ndjson',
     },
   );
+  const kept = await ingest(client, store.ES_INDEX_PREFIX, bytesSource(fixture(1)), {
+    provider: 'kept',
+  });
   expect([kept.ok, gone.ok]).toEqual([true, true]);
 });
 
@@ -66,8 +68,9 @@ describe('retire-provider', () => {
     expect(await eventsOf('gone')).toBe(before);
   });
 
-  it('with --yes deletes its events and run records only', async () => {
+  it('with --yes deletes its events and run records only, and moves the data version', async () => {
     const kept = await eventsOf('kept');
+    const before = (await readFreshness(client, names)).newest;
     const done = await retire('gone', '--yes');
     expect(done.code).toBe(0);
     expect(done.output).toContain('provider gone retired');
@@ -75,5 +78,11 @@ describe('retire-provider', () => {
     expect(await eventsOf('kept')).toBe(kept);
     const freshness = await readFreshness(client, names);
     expect(freshness.providers.map((p) => p.provider)).toEqual(['kept']);
+    // Every API replica drops the answers it cached with the retired events.
+    expect(freshness.newest?.dataVersion).not.toBe(before?.dataVersion);
+    expect(freshness.newest?.runId).toBe(before?.runId);
+    // Done: nothing left to retire (the retirement's own record stays, as its trace).
+    const again = await retire('gone');
+    expect(again.output).toContain('would delete 0 events and 0 run records of gone');
   });
 });

@@ -81,7 +81,7 @@ export async function seedEvents(
 /**
  * The layout and events of an earlier release (events mapping `version`: 1 or 2), written by the
  * real writer as that release wrote them (no zone, no instants), one run per provider: what the
- * migration (src/store/migrate-events.ts) starts from. Returns the names of that version.
+ * migration (src/ingest/migrate-events.ts) starts from. Returns the names of that version.
  */
 export async function seedEarlierVersion(
   client: Client,

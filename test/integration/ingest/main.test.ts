@@ -3,7 +3,8 @@
  * plain node:http server serving the fixture (no nock) and the real Elasticsearch.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -232,6 +233,23 @@ describe('npm run ingest (dist/main/ingest.js)', () => {
     );
     expect(templatesAfter).toEqual(templatesBefore);
     expect(templatesAfter.map((t) => t.version)).toEqual([TEMPLATES_VERSION, TEMPLATES_VERSION]);
+  }, 30_000);
+
+  it("keeps its compiled modules in Node's compile cache (NODE_COMPILE_CACHE, ADR 0016)", async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'event-search-compile-cache-'));
+    try {
+      const run = await runToEnd('ingest', baseEnv({ NODE_COMPILE_CACHE: cache }));
+      expect({ code: run.code, output: run.code === 0 ? '' : run.output }).toEqual({
+        code: 0,
+        output: '',
+      });
+      // One directory per Node version and flags, holding an entry per module compiled.
+      const [dir, ...others] = readdirSync(cache);
+      expect(others).toEqual([]);
+      expect(readdirSync(join(cache, dir as string)).length).toBeGreaterThan(100);
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
   }, 30_000);
 
   it('exits non-zero with a precise message when the provider refuses the connection', async () => {

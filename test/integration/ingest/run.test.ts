@@ -242,7 +242,61 @@ describe('ingesting responses 1, 2, 3 in order (real Elasticsearch)', () => {
 });
 
 describe('the spool (the feed is parsed once)', () => {
-  it('holds the write operations as NDJSON while they are written, and is removed after', async () => {
+  /** A run of fixture 3 whose sink reads the run's spool directory before it writes. */
+  async function spooledRun(spoolMemoryChars: number | undefined) {
+    const spoolDir = await mkdtemp(join(tmpdir(), 'ingest-spool-test-'));
+    try {
+      let spooled: { files: string[]; lines: string[] } | undefined;
+      const received: WriteItem[] = [];
+      const { logger, lines } = memoryLogger();
+      const result = await runIngest({
+        provider: 'primary',
+        timeZone: 'UTC',
+        providerUrl: 'http://provider.test/feed',
+        source: bytesSource(fixture(3)),
+        spoolDir,
+        ...(spoolMemoryChars !== undefined && { spoolMemoryChars }),
+        // The same run id and time for both: the items are then equal byte for byte.
+        runId: 'spooled-run',
+        now: () => new Date('2026-01-02T03:04:05.000Z'),
+        sink: async (ops, context) => {
+          const [runDir] = await readdir(spoolDir);
+          const files = await readdir(join(spoolDir, runDir as string));
+          const text = files[0]
+            ? await readFile(join(spoolDir, runDir as string, files[0]), 'utf8')
+            : '';
+          spooled = { files, lines: text.trimEnd().split('\n') };
+          async function* tap() {
+            for await (const op of ops) {
+              if (!isWriteItem(op)) throw new Error('the run hands the writer its spooled items');
+              received.push(op);
+              yield op;
+            }
+          }
+          return writeEvents(tap(), { client, index: indexNames(prefix).eventsAlias, context });
+        },
+        runs: createRunStore(client, prefix),
+        logger,
+      });
+      const feedRead = lines.find((l) => l.phase === 'feed_read');
+      return { result, spooled, received, feedRead, left: await readdir(spoolDir) };
+    } finally {
+      await rm(spoolDir, { recursive: true, force: true });
+    }
+  }
+
+  it('holds the write operations in memory when they are few: no file, the same items', async () => {
+    const inMemory = await spooledRun(undefined);
+    const inFile = await spooledRun(0);
+    expect(inMemory.result.error).toBeNull();
+    expect(inMemory.spooled?.files).toEqual([]);
+    expect(inMemory.feedRead).toMatchObject({ spooled: 'memory' });
+    expect(inFile.feedRead).toMatchObject({ spooled: 'file' });
+    expect(inMemory.received).toEqual(inFile.received);
+    expect(inMemory.left).toEqual([]);
+  });
+
+  it('beyond its memory bound, holds the write operations as NDJSON while they are written, and is removed after', async () => {
     const spoolDir = await mkdtemp(join(tmpdir(), 'ingest-spool-test-'));
     try {
       let spooled: { files: string[]; lines: string[] } | undefined;
@@ -253,6 +307,7 @@ describe('the spool (the feed is parsed once)', () => {
         providerUrl: 'http://provider.test/feed',
         source: bytesSource(fixture(3)),
         spoolDir,
+        spoolMemoryChars: 0,
         sink: async (ops, context) => {
           const [runDir] = await readdir(spoolDir);
           const files = await readdir(join(spoolDir, runDir as string));

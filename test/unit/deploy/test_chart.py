@@ -520,6 +520,13 @@ def test_the_bulkhead_is_set_from_values():
     assert (tuned["ES_MAX_CONCURRENT_QUERIES"]["value"], tuned["ES_MAX_OPEN_PITS"]["value"]) == ("32", "2")
 
 
+def test_the_query_line_is_set_from_values():
+    env = container_env(only(render(), "Deployment", "api"))
+    assert (env["ES_QUERY_QUEUE"]["value"], env["ES_QUERY_QUEUE_WAIT_MS"]["value"]) == ("64", "500")
+    tuned = container_env(only(render(set_values=["api.queryQueue=0", "api.queryQueueWaitMs=250"]), "Deployment", "api"))
+    assert (tuned["ES_QUERY_QUEUE"]["value"], tuned["ES_QUERY_QUEUE_WAIT_MS"]["value"]) == ("0", "250")
+
+
 @pytest.mark.parametrize("kind, component", WORKLOADS)
 def test_extension_values_are_rendered_in_every_workload(kind, component):
     obj = only(render(EXTENSIONS), kind, component)

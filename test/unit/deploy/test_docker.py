@@ -61,7 +61,8 @@ def test_base_image_is_pinned_and_every_stage_uses_it():
 def test_build_and_runtime_stages():
     build, prod_deps, runtime = stages()
     assert "npm ci --no-audit --no-fund" in args_of(build, "RUN")
-    assert "npm run build" in args_of(build, "RUN")
+    # The build, then the ingester's compile cache over what it built (ADR 0016), in one layer.
+    assert "npm run build && node dist/main/compile-cache.js" in args_of(build, "RUN")
     assert any(r.startswith("npm ci --omit=dev") for r in args_of(prod_deps, "RUN"))
     # The final stage installs nothing and runs no npm; it copies production node_modules only.
     assert args_of(runtime, "RUN") == []
@@ -69,6 +70,8 @@ def test_build_and_runtime_stages():
     assert "--from=prod-deps /app/node_modules ./node_modules" in copies
     assert "--from=build /app/dist ./dist" in copies
     assert not any("--from=build /app/node_modules" in c for c in copies)
+    # The ingester's compile cache is copied from the build stage.
+    assert "--from=build /app/.cache/node-compile-cache ./.cache/node-compile-cache" in copies
 
 
 def test_runtime_runs_node_as_pid_1_as_a_non_root_user():

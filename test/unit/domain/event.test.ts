@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { validate as isUuid, version as uuidVersion } from 'uuid';
+import { v5 as uuidv5, validate as isUuid, version as uuidVersion } from 'uuid';
 import {
   eventId,
+  EVENT_ID_NAMESPACE,
   normaliseEvent,
   toSummary,
   type NormalisedEvent,
@@ -61,6 +62,20 @@ describe('eventId', () => {
   it('never changes (ids are promised stable forever)', () => {
     // Pinned: a change of namespace or name layout would silently re-key every stored event.
     expect(eventId('primary', '291', '291')).toBe('d0029646-4661-515c-a20d-927fb8a578e0');
+  });
+
+  it("is the `uuid` library's v5 of the length-prefixed name, non-ASCII names included", () => {
+    const triples: [string, string, string][] = [
+      ['primary', '291', '291'],
+      ['primary', '0', '1'],
+      ['prövider', 'base_é', 'évent-1'],
+      ['p', '日本', '🎫'],
+      ['x'.repeat(64), 'y'.repeat(64), 'z'.repeat(64)],
+    ];
+    for (const [p, b, e] of triples) {
+      const name = [p, b, e].map((part) => `${part.length}:${part}`).join('|');
+      expect(eventId(p, b, e)).toBe(uuidv5(name, EVENT_ID_NAMESPACE));
+    }
   });
 });
 

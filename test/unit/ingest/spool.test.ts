@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { normaliseEvent, type RawEvent } from '../../../src/domain/event.js';
-import { readSpool, writeSpool } from '../../../src/ingest/spool.js';
+import { readSpool, readSpooled, spool, writeSpool } from '../../../src/ingest/spool.js';
 import { writeItemOf, writeOpOf, type WriteItem } from '../../../src/ingest/operations.js';
 
 let dir: string;
@@ -125,5 +125,66 @@ describe('the spool file (write items, their updates as JSON)', () => {
     await expect(damaged('e0\tid\t2\t2\t[]\t{}\n')).rejects.toThrow(message(1));
     await expect(damaged('{"kind":"event"}\n')).rejects.toThrow(message(1));
     expect(await damaged(`${first}\n`)).toEqual([opFor(raw(1))]);
+  });
+});
+
+describe('the spool in memory, spilled to the file beyond a bound', () => {
+  const chars = (o: WriteItem) => o.id.length + o.json.doc.length + o.json.upsert.length;
+
+  async function collectSpooled(file: string, spooled: Awaited<ReturnType<typeof spool>>) {
+    const out: WriteItem[] = [];
+    for await (const op of readSpooled(file, spooled)) out.push(op);
+    return out;
+  }
+
+  it('holds the items in memory while they are within the bound: no file is written', async () => {
+    const ops = Array.from({ length: 50 }, (_, i) => opFor(raw(i)));
+    const file = join(dir, 'held.ndjson');
+    const total = ops.reduce((n, o) => n + chars(o), 0);
+    const spooled = await spool(file, batchesOf(ops, 7), total);
+    expect(spooled).toMatchObject({ ops: 50, bytes: 0 });
+    expect(spooled.held).toHaveLength(50);
+    await expect(stat(file)).rejects.toThrow(/ENOENT/);
+    expect(await collectSpooled(file, spooled)).toEqual(ops);
+    // Handed out once: the spool lets go of its items.
+    expect(spooled.held).toBeNull();
+  });
+
+  it('beyond the bound, writes the items held so far and the rest to the file, in order', async () => {
+    const ops = Array.from({ length: 600 }, (_, i) => opFor(raw(i)));
+    const file = join(dir, 'spilled.ndjson');
+    // A bound crossed after a few batches: some items were held when the spill began.
+    const spooled = await spool(file, batchesOf(ops, 7), chars(ops[0] as WriteItem) * 20);
+    expect(spooled.held).toBeNull();
+    expect(spooled.ops).toBe(600);
+    expect(spooled.bytes).toBe((await stat(file)).size);
+    expect(await collectSpooled(file, spooled)).toEqual(ops);
+  });
+
+  it('a bound of 0 writes everything to the file; an empty feed holds nothing', async () => {
+    const ops = [opFor(raw(1)), opFor(raw(2))];
+    const file = join(dir, 'zero.ndjson');
+    const spooled = await spool(file, batchesOf(ops, 1), 0);
+    expect(spooled.held).toBeNull();
+    expect(await collect(file)).toEqual(ops);
+    expect(await spool(join(dir, 'none.ndjson'), batchesOf([], 1), 0)).toEqual({
+      ops: 0,
+      bytes: 0,
+      held: [],
+    });
+  });
+
+  it('rejects with the error of the producer, held or spilled', async () => {
+    async function* failing(): AsyncGenerator<WriteItem[]> {
+      yield [opFor(raw(1))];
+      yield [opFor(raw(2))];
+      throw new Error('the feed ends before </eventList>');
+    }
+    await expect(spool(join(dir, 'failed-held.ndjson'), failing())).rejects.toThrow(
+      'the feed ends before </eventList>',
+    );
+    await expect(spool(join(dir, 'failed-spilled.ndjson'), failing(), 0)).rejects.toThrow(
+      'the feed ends before </eventList>',
+    );
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The events migration (src/store/migrate-events.ts, docs/adr/0015-events-migration.md) against a
+ * The events migration (src/ingest/migrate-events.ts, docs/adr/0015-events-migration.md) against a
  * real Elasticsearch: an earlier release's index (written by the real writer at mapping version 2
  * or 1) is copied into the current version with each provider's zone and the alias swapped;
  * running it again does nothing; a provider without a zone, a crash before the swap or a lease
@@ -16,8 +16,8 @@ import {
   type EventDocument,
 } from '../../../src/store/indices.js';
 import { upgradedDocument } from '../../../src/store/event-document.js';
-import { migrateEvents, MigrationError } from '../../../src/store/migrate-events.js';
-import { retireProvider } from '../../../src/store/retire-provider.js';
+import { migrateEvents, MigrationError } from '../../../src/ingest/migrate-events.js';
+import { retireProvider } from '../../../src/ingest/retire-provider.js';
 import { dropPrefix, testClient, testStoreEnv } from '../../support/es.js';
 import {
   RAW_291,

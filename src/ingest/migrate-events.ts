@@ -18,10 +18,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { estypes } from '@elastic/elasticsearch';
-import { acquireLease, LeaseHeldError, type Lease } from '../ingest/lease.js';
-import type { Client } from './client.js';
-import { upgradedDocument } from './event-document.js';
-import { bootstrapIndices, type BootstrapOptions, type EventDocument } from './indices.js';
+import { acquireLease, LeaseHeldError, type Lease } from './lease.js';
+import type { Client } from '../store/client.js';
+import { upgradedDocument } from '../store/event-document.js';
+import { bootstrapIndices, type BootstrapOptions, type EventDocument } from '../store/indices.js';
 
 /** A migration that cannot be done as configured; the alias stays where it was. */
 export class MigrationError extends Error {
