@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { parseSearchWindow } from '../src/domain/search-window.js';
-import { SEARCH_HEADERS, SORT, windowQuery } from '../src/api/search/event-reader.js';
+import { SORT, windowQuery } from '../src/api/search/event-reader.js';
 import { indexNames } from '../src/store/indices.js';
 import { createProviderSim } from '../src/sim/server.js';
 
@@ -329,8 +329,7 @@ async function main(): Promise<void> {
             {
               method: 'POST',
               path: `/${alias}/_search?filter_path=hits.hits._source.summary_json,hits.hits._source.summary&allow_partial_search_results=false`,
-              // The reader's headers: the query in JSON, the answer in CBOR (ADR 0017).
-              headers: { ...SEARCH_HEADERS },
+              headers: { 'content-type': 'application/json' },
               setupRequest: (req) => {
                 const query = Object.fromEntries(new URLSearchParams(windows()));
                 const window = parseSearchWindow(query);

@@ -6,18 +6,14 @@
  * same period as `instants`, and the response object as ready-made JSON in `summary_json` (an object
  * in `summary` before version 3). Pages are those JSON texts, spliced into the answer unparsed. A window matches an
  * event when the event's period lies within it (docs/adr/0004-time-zones-and-range-semantics.md).
- *
- * Searches ask for CBOR (ADR 0017, fourth addendum): the texts arrive as their UTF-8 bytes, which
- * a page hands on as views of the response, never parsed, unescaped or decoded.
  */
-import { errors, type estypes } from '@elastic/elasticsearch';
+import type { estypes } from '@elastic/elasticsearch';
 import type { Client } from '../../store/client.js';
 import type { IndexNames } from '../../store/indices.js';
 import type { EventSummary } from '../../domain/event.js';
 import type { SearchWindow, WindowBound } from '../../domain/search-window.js';
 import type { Bulkhead } from './bulkhead.js';
 import { isRecording } from '../../observability/spans.js';
-import { decodeCbor, RawText } from '../../store/cbor.js';
 
 /** Observes each Elasticsearch request (the API's metrics); optional. */
 export type StoreObserver = (operation: string, seconds: number, failed: boolean) => void;
@@ -39,11 +35,11 @@ export interface EventReaderOptions {
 
 export interface EventReader {
   /**
-   * Every event inside `window`, ordered by start instant then id, one page at a time: the UTF-8
-   * JSON texts of the page's `EventSummary`s, comma-separated (a page is never empty). Stop
-   * iterating early and the underlying point in time is released.
+   * Every event inside `window`, ordered by start instant then id, one page (array) at a time, each
+   * event as the JSON text of its `EventSummary`. Stop iterating early and the underlying point in
+   * time is released.
    */
-  pages(window: SearchWindow): AsyncGenerator<Buffer, void, undefined>;
+  pages(window: SearchWindow): AsyncGenerator<string[], void, undefined>;
 }
 
 /** The stored period a bound is compared with: the wall clock (`period`) or `instants`. */
@@ -115,61 +111,8 @@ export const SORT: estypes.SortCombinations[] = [
 ];
 
 interface SummarySource {
-  /** Bytes left in a CBOR response, a string from a JSON one. */
-  summary_json?: RawText | string;
+  summary_json?: string;
   summary?: EventSummary;
-}
-
-/**
- * The headers of a search: the query in JSON, the response in CBOR, without a compatibility version
- * (the client's own `compatible-with` follows its major version; these hold whatever it is). The
- * bench's direct Elasticsearch baseline sends the same (bench/search.ts).
- */
-export const SEARCH_HEADERS = { 'content-type': 'application/json', accept: 'application/cbor' };
-/** Map keys whose text is kept as bytes when a CBOR response is decoded. */
-const RAW_KEYS: ReadonlySet<string> = new Set(['summary_json']);
-
-/**
- * A search's response: CBOR decoded, or as the client parsed it (JSON, should something between
- * here and Elasticsearch answer without honouring the Accept header).
- */
-function responseOf(body: unknown): estypes.SearchResponse<SummarySource> {
-  return (
-    Buffer.isBuffer(body) ? decodeCbor(body, RAW_KEYS) : body
-  ) as estypes.SearchResponse<SummarySource>;
-}
-
-/**
- * The bytes of an error's CBOR body. The client's redaction of the error's metadata (its default,
- * which keeps credentials out of logs) copies a Buffer into a plain object of its bytes by index.
- */
-function cborBytesOf(err: errors.ResponseError): Buffer | undefined {
-  const body: unknown = err.meta.body;
-  if (Buffer.isBuffer(body)) return body;
-  const type = err.meta.headers?.['content-type'];
-  if (typeof type !== 'string' || !type.includes('cbor')) return undefined;
-  if (body instanceof Uint8Array) return Buffer.from(body);
-  if (typeof body !== 'object' || body === null) return undefined;
-  const values = Object.values(body);
-  const isByte = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 256;
-  return values.every(isByte) ? Buffer.from(values as number[]) : undefined;
-}
-
-/**
- * An Elasticsearch error answered in CBOR carries its body as bytes: decoded, so that the error's
- * type and message (index_not_found_exception...) read as they do from JSON (src/store/errors.ts).
- */
-function readableError(err: unknown): unknown {
-  if (!(err instanceof errors.ResponseError)) return err;
-  const bytes = cborBytesOf(err);
-  if (!bytes) return err;
-  let body: unknown;
-  try {
-    body = decodeCbor(bytes);
-  } catch {
-    return err;
-  }
-  return new errors.ResponseError({ ...err.meta, body }, { redaction: err.options.redaction });
 }
 
 export function createEventReader(
@@ -186,8 +129,6 @@ export function createEventReader(
   // inside a recording span, so a sampled request's trace still has its Elasticsearch spans.
   const traced = timeout;
   const untraced = { ...timeout, openTelemetry: { enabled: false } };
-  const searchTraced = { ...traced, headers: SEARCH_HEADERS };
-  const searchUntraced = { ...untraced, headers: SEARCH_HEADERS };
 
   async function timed<T>(operation: string, call: () => Promise<T>): Promise<T> {
     const started = process.hrtime.bigint();
@@ -196,39 +137,26 @@ export function createEventReader(
       return await call();
     } catch (err) {
       failed = true;
-      throw readableError(err);
+      throw err;
     } finally {
       observe(operation, Number(process.hrtime.bigint() - started) / 1e9, failed);
     }
   }
 
-  /** The page of `hits`: their summaries' texts, comma-separated, copied once into one Buffer. */
-  function summaries(hits: estypes.SearchHit<SummarySource>[]): Buffer {
-    const texts: (RawText | Buffer)[] = [];
-    let size = 0;
+  function summaries(hits: estypes.SearchHit<SummarySource>[]): string[] {
+    const out: string[] = [];
     for (const hit of hits) {
       const source = hit._source;
       const json = source?.summary_json ?? (source?.summary && JSON.stringify(source.summary));
       // A document without a summary is a writer bug; skipping it beats failing every search.
-      if (!json) continue;
-      const text = typeof json === 'string' ? Buffer.from(json) : json;
-      texts.push(text);
-      size += text.length + 1;
+      if (json) out.push(json);
     }
-    const page = Buffer.allocUnsafe(Math.max(size - 1, 0));
-    let at = 0;
-    for (const text of texts) {
-      if (at > 0) page[at++] = 0x2c; // ','
-      at = text instanceof RawText ? text.copyTo(page, at) : at + text.copy(page, at);
-    }
-    return page;
+    return out;
   }
 
-  async function* pages(window: SearchWindow): AsyncGenerator<Buffer, void, undefined> {
+  async function* pages(window: SearchWindow): AsyncGenerator<string[], void, undefined> {
     if (window.empty) return;
-    const recording = isRecording();
-    const transport = recording ? traced : untraced;
-    const searchTransport = recording ? searchTraced : searchUntraced;
+    const transport = isRecording() ? traced : untraced;
     const query = windowQuery(window);
     const common = {
       query,
@@ -244,12 +172,10 @@ export function createEventReader(
     } satisfies estypes.SearchRequest;
 
     // Most windows fit in one page: ask once, without a point in time.
-    const first = await timed('search', async () =>
-      responseOf(
-        await client.search(
-          { index: names.eventsAlias, ...common, filter_path: FIRST_FILTER_PATH },
-          searchTransport,
-        ),
+    const first = await timed('search', () =>
+      client.search<SummarySource>(
+        { index: names.eventsAlias, ...common, filter_path: FIRST_FILTER_PATH },
+        transport,
       ),
     );
     const firstHits = hitsOf(first);
@@ -278,16 +204,14 @@ export function createEventReader(
       let after: estypes.SortResults | undefined;
       for (;;) {
         const id = pitId;
-        const res = await timed('search', async () =>
-          responseOf(
-            await client.search(
-              {
-                ...common,
-                pit: { id, keep_alive: keepAlive },
-                ...(after ? { search_after: after } : {}),
-              },
-              searchTransport,
-            ),
+        const res = await timed('search', () =>
+          client.search<SummarySource>(
+            {
+              ...common,
+              pit: { id, keep_alive: keepAlive },
+              ...(after ? { search_after: after } : {}),
+            },
+            transport,
           ),
         );
         if (res.pit_id) pitId = res.pit_id;

@@ -57,14 +57,13 @@ type Loaded =
 
 const OPEN = Buffer.from('{"data":{"events":[');
 const CLOSE = Buffer.from(']},"error":null}');
-const COMMA = Buffer.from(',');
 
 /**
- * A page's events (their stored JSON, spliced unparsed, comma-separated: docs/adr/0017-*.md),
- * after a comma unless it is the first.
+ * A page's events (their stored JSON, spliced unparsed: docs/adr/0017-*.md), comma-separated.
  */
-function serializePage(page: Buffer, first: boolean): Buffer {
-  return first ? page : Buffer.concat([COMMA, page]);
+function serializePage(page: string[], first: boolean): Buffer {
+  const joined = page.join(',');
+  return Buffer.from(first ? joined : `,${joined}`);
 }
 
 /** A strong validator: the same bytes give the same ETag on every replica. */
@@ -76,7 +75,10 @@ export function etagOf(body: Buffer): string {
 export function serializeEvents(events: EventSummary[]): Buffer {
   return Buffer.concat([
     OPEN,
-    serializePage(Buffer.from(events.map((e) => JSON.stringify(e)).join(',')), true),
+    serializePage(
+      events.map((e) => JSON.stringify(e)),
+      true,
+    ),
     CLOSE,
   ]);
 }
@@ -231,11 +233,10 @@ export class SearchCache {
         const next = await pages.next();
         if (next.done) break;
         if (next.value.length === 0) continue;
-        // The comma and the page as they are: the body is copied once, below.
-        if (!first) chunks.push(COMMA);
-        chunks.push(next.value);
-        size += next.value.length + (first ? 0 : 1);
+        const chunk = serializePage(next.value, first);
         first = false;
+        chunks.push(chunk);
+        size += chunk.length;
         if (size > this.options.maxEntryBytes) {
           this.store(window.key, { kind: 'oversize', generation }, window.key.length + 64);
           // The stream keeps the query's slot until it ends.
@@ -274,7 +275,7 @@ export class SearchCache {
   private async streamAll(window: SearchWindow): Promise<Readable> {
     const release = await this.acquireQuery(window);
     const pages = this.reader.pages(window);
-    let next: IteratorResult<Buffer, void>;
+    let next: IteratorResult<string[], void>;
     try {
       next = await pages.next();
     } catch (err) {
@@ -311,7 +312,7 @@ export class SearchCache {
  */
 function streamOf(
   head: Buffer[],
-  pages: AsyncGenerator<Buffer, void, undefined>,
+  pages: AsyncGenerator<string[], void, undefined>,
   firstPending: boolean,
   release: () => void,
 ): Readable {
@@ -327,7 +328,7 @@ function streamOf(
 
 async function* continueStream(
   head: Buffer[],
-  pages: AsyncGenerator<Buffer, void, undefined>,
+  pages: AsyncGenerator<string[], void, undefined>,
   firstPending: boolean,
 ): AsyncGenerator<Buffer, void, undefined> {
   yield Buffer.concat(head);

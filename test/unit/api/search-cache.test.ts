@@ -49,7 +49,7 @@ class MemoryReader implements Pick<EventReader, 'pages'> {
     this.open?.();
   }
 
-  async *pages(_window: SearchWindow): AsyncGenerator<Buffer, void, undefined> {
+  async *pages(_window: SearchWindow): AsyncGenerator<string[], void, undefined> {
     this.queries += 1;
     await this.gate;
     if (this.failWith) throw this.failWith;
@@ -57,12 +57,7 @@ class MemoryReader implements Pick<EventReader, 'pages'> {
     try {
       for (let i = 0; i < snapshot.length; i += this.pageSize) {
         this.pagesServed += 1;
-        yield Buffer.from(
-          snapshot
-            .slice(i, i + this.pageSize)
-            .map((e) => JSON.stringify(e))
-            .join(','),
-        );
+        yield snapshot.slice(i, i + this.pageSize).map((e) => JSON.stringify(e));
       }
     } finally {
       this.released += 1;
