@@ -16,6 +16,7 @@
  *   npm run bench:search             full run (~2 minutes; each phase after 5 s of warm-up, not counted)
  *   npm run bench:search -- --small  a seconds-long smoke run (used by `make test`)
  *   BENCH_SAMPLE_RATIO=0 npm run bench:search   the traced API sampling nothing (default 0.1)
+ *   npm run bench:search -- --phase cold        only one phase (hot or cold), e.g. to profile it
  *
  * Beside each server's throughput: the CPU (user + system) its process used per succeeded answer
  * (from /proc, Linux only), a figure the machine's other work moves less than throughput.
@@ -33,6 +34,14 @@ import { indexNames } from '../src/store/indices.js';
 import { createProviderSim } from '../src/sim/server.js';
 
 const small = process.argv.includes('--small');
+/** `--phase hot|cold`: run only that phase (default both). */
+const phaseArg = process.argv.indexOf('--phase');
+const phase = phaseArg >= 0 ? process.argv[phaseArg + 1] : undefined;
+if (phase !== undefined && phase !== 'hot' && phase !== 'cold') {
+  throw new Error(`--phase takes hot or cold, not ${String(phase)}`);
+}
+const runHot = phase !== 'cold';
+const runCold = phase !== 'hot';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const ES = process.env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:9200';
 const PREFIX = `bench-${process.pid}`;
@@ -248,113 +257,117 @@ async function main(): Promise<void> {
     };
     const apiArgs = ['--import', './dist/observability/register.js', 'dist/main/api.js'];
 
-    // 1. Hot search.
-    const apiPort = await freePort();
-    const api = startNode(apiArgs, { ...production, PORT: String(apiPort) });
-    children.push(api);
-    await waitFor(`http://127.0.0.1:${apiPort}/readyz`);
-    const warm = await fetch(`http://127.0.0.1:${apiPort}/search?${POPULAR}`);
-    const body = Buffer.from(await warm.arrayBuffer());
-    const events = (JSON.parse(body.toString()) as { data: { events: unknown[] } }).data.events
-      .length;
-    const bodyFile = join(mkdtempSync(join(tmpdir(), 'bench-')), 'body.json');
-    writeFileSync(bodyFile, body);
-    const barePort = await freePort();
-    const bare = startNode(['dist/bench/bench/bare-koa.js', String(barePort), bodyFile], {});
-    children.push(bare);
-    await waitFor(`http://127.0.0.1:${barePort}/`);
+    if (runHot) {
+      // 1. Hot search.
+      const apiPort = await freePort();
+      const api = startNode(apiArgs, { ...production, PORT: String(apiPort) });
+      children.push(api);
+      await waitFor(`http://127.0.0.1:${apiPort}/readyz`);
+      const warm = await fetch(`http://127.0.0.1:${apiPort}/search?${POPULAR}`);
+      const body = Buffer.from(await warm.arrayBuffer());
+      const events = (JSON.parse(body.toString()) as { data: { events: unknown[] } }).data.events
+        .length;
+      const bodyFile = join(mkdtempSync(join(tmpdir(), 'bench-')), 'body.json');
+      writeFileSync(bodyFile, body);
+      const barePort = await freePort();
+      const bare = startNode(['dist/bench/bench/bare-koa.js', String(barePort), bodyFile], {});
+      children.push(bare);
+      await waitFor(`http://127.0.0.1:${barePort}/`);
 
-    log(`hot: ${events} events, ${body.length} bytes per answer; bare Koa baseline first`);
-    const hotBare = await load({ url: `http://127.0.0.1:${barePort}/search?${POPULAR}` }, bare);
-    const hotApi = await load({ url: `http://127.0.0.1:${apiPort}/search?${POPULAR}` }, api);
-    await stopChild(api);
-    // The same API without tracing: how much of the gap OpenTelemetry's instrumentation is.
-    const untracedPort = await freePort();
-    const untraced = startNode(['dist/main/api.js'], {
-      ...production,
-      OTEL_SDK_DISABLED: 'true',
-      PORT: String(untracedPort),
-    });
-    children.push(untraced);
-    await waitFor(`http://127.0.0.1:${untracedPort}/readyz`);
-    await fetch(`http://127.0.0.1:${untracedPort}/search?${POPULAR}`);
-    const hotUntraced = await load(
-      { url: `http://127.0.0.1:${untracedPort}/search?${POPULAR}` },
-      untraced,
-    );
-    await stopChild(untraced);
-    summary.hot = {
-      eventsPerAnswer: events,
-      bytesPerAnswer: body.length,
-      baseline: hotBare,
-      api: hotApi,
-      ...ratioOf(hotApi, hotBare, 0.8),
-      apiWithoutTracing: hotUntraced,
-      ratioWithoutTracing: ratioOf(hotUntraced, hotBare, 0.8).ratio,
-      target: 0.8,
-    };
-    await stopChild(bare);
+      log(`hot: ${events} events, ${body.length} bytes per answer; bare Koa baseline first`);
+      const hotBare = await load({ url: `http://127.0.0.1:${barePort}/search?${POPULAR}` }, bare);
+      const hotApi = await load({ url: `http://127.0.0.1:${apiPort}/search?${POPULAR}` }, api);
+      await stopChild(api);
+      // The same API without tracing: how much of the gap OpenTelemetry's instrumentation is.
+      const untracedPort = await freePort();
+      const untraced = startNode(['dist/main/api.js'], {
+        ...production,
+        OTEL_SDK_DISABLED: 'true',
+        PORT: String(untracedPort),
+      });
+      children.push(untraced);
+      await waitFor(`http://127.0.0.1:${untracedPort}/readyz`);
+      await fetch(`http://127.0.0.1:${untracedPort}/search?${POPULAR}`);
+      const hotUntraced = await load(
+        { url: `http://127.0.0.1:${untracedPort}/search?${POPULAR}` },
+        untraced,
+      );
+      await stopChild(untraced);
+      summary.hot = {
+        eventsPerAnswer: events,
+        bytesPerAnswer: body.length,
+        baseline: hotBare,
+        api: hotApi,
+        ...ratioOf(hotApi, hotBare, 0.8),
+        apiWithoutTracing: hotUntraced,
+        ratioWithoutTracing: ratioOf(hotUntraced, hotBare, 0.8).ratio,
+        target: 0.8,
+      };
+      await stopChild(bare);
+    }
 
-    // 2. Cold search: cache off, a different window on every request, same sequence for both.
-    const coldPort = await freePort();
-    const cold = startNode(apiArgs, {
-      ...production,
-      PORT: String(coldPort),
-      CACHE_MAX_ENTRIES: '0',
-    });
-    children.push(cold);
-    await waitFor(`http://127.0.0.1:${coldPort}/readyz`);
-    const alias = indexNames(PREFIX).eventsAlias;
+    if (runCold) {
+      // 2. Cold search: cache off, a different window on every request, same sequence for both.
+      const coldPort = await freePort();
+      const cold = startNode(apiArgs, {
+        ...production,
+        PORT: String(coldPort),
+        CACHE_MAX_ENTRIES: '0',
+      });
+      children.push(cold);
+      await waitFor(`http://127.0.0.1:${coldPort}/readyz`);
+      const alias = indexNames(PREFIX).eventsAlias;
 
-    log('cold: direct Elasticsearch baseline first');
-    // The same request the API's reader sends first (src/api/search/event-reader.ts), one new
-    // window per request from the sequence of `seed`.
-    const direct = (seed: number): LoadOptions => {
-      const windows = windowSequence(seed);
-      return {
-        url: ES,
-        requests: [
-          {
-            method: 'POST',
-            path: `/${alias}/_search?filter_path=hits.hits._source.summary_json,hits.hits._source.summary&allow_partial_search_results=false`,
-            headers: { 'content-type': 'application/json' },
-            setupRequest: (req) => {
-              const query = Object.fromEntries(new URLSearchParams(windows()));
-              const window = parseSearchWindow(query);
-              return {
-                ...req,
-                body: JSON.stringify({
-                  query: windowQuery(window),
-                  sort: SORT,
-                  size: 1000,
-                  _source: ['summary_json', 'summary'],
-                  track_total_hits: false,
-                }),
-              };
+      log('cold: direct Elasticsearch baseline first');
+      // The same request the API's reader sends first (src/api/search/event-reader.ts), one new
+      // window per request from the sequence of `seed`.
+      const direct = (seed: number): LoadOptions => {
+        const windows = windowSequence(seed);
+        return {
+          url: ES,
+          requests: [
+            {
+              method: 'POST',
+              path: `/${alias}/_search?filter_path=hits.hits._source.summary_json,hits.hits._source.summary&allow_partial_search_results=false`,
+              headers: { 'content-type': 'application/json' },
+              setupRequest: (req) => {
+                const query = Object.fromEntries(new URLSearchParams(windows()));
+                const window = parseSearchWindow(query);
+                return {
+                  ...req,
+                  body: JSON.stringify({
+                    query: windowQuery(window),
+                    sort: SORT,
+                    size: 1000,
+                    _source: ['summary_json', 'summary'],
+                    track_total_hits: false,
+                  }),
+                };
+              },
             },
-          },
-        ],
+          ],
+        };
       };
-    };
-    const viaApi = (seed: number): LoadOptions => {
-      const windows = windowSequence(seed);
-      return {
-        url: `http://127.0.0.1:${coldPort}`,
-        requests: [
-          { method: 'GET', setupRequest: (req) => ({ ...req, path: `/search?${windows()}` }) },
-        ],
+      const viaApi = (seed: number): LoadOptions => {
+        const windows = windowSequence(seed);
+        return {
+          url: `http://127.0.0.1:${coldPort}`,
+          requests: [
+            { method: 'GET', setupRequest: (req) => ({ ...req, path: `/search?${windows()}` }) },
+          ],
+        };
       };
-    };
-    // Measured: the windows of seed 7 on both sides; warm-ups: other windows (seeds 11 and 13).
-    const coldEs = await load(direct(7), undefined, direct(11));
-    const coldApi = await load(viaApi(7), cold, viaApi(13));
-    summary.cold = {
-      baseline: coldEs,
-      api: coldApi,
-      ...ratioOf(coldApi, coldEs, 0.8),
-      target: 0.8,
-    };
-    await stopChild(cold);
+      // Measured: the windows of seed 7 on both sides; warm-ups: other windows (seeds 11 and 13).
+      const coldEs = await load(direct(7), undefined, direct(11));
+      const coldApi = await load(viaApi(7), cold, viaApi(13));
+      summary.cold = {
+        baseline: coldEs,
+        api: coldApi,
+        ...ratioOf(coldApi, coldEs, 0.8),
+        target: 0.8,
+      };
+      await stopChild(cold);
+    }
     summary.otlpExports = sink.spans();
   } finally {
     await Promise.all(children.map(stopChild));
@@ -381,16 +394,20 @@ async function main(): Promise<void> {
   const row = (name: string, r: LoadResult) =>
     `  ${name.padEnd(26)} ${String(r.requestsPerSecond).padStart(7)} succeeded/s   p50 ${r.latencyMs.p50} ms  p90 ${r.latencyMs.p90} ms  p99 ${r.latencyMs.p99} ms  errors ${r.errors} non-2xx ${r.non2xx}` +
     (r.cpuMicrosPerAnswer !== undefined ? `  cpu ${r.cpuMicrosPerAnswer} us/answer` : '');
-  console.log('\nHot search (cached window)');
-  console.log(row('bare Koa, same bytes', hot.baseline));
-  console.log(row('event-search API', hot.api));
-  console.log(`  ratio ${hot.ratio}x (target >= 0.8x): ${verdict(hot)}`);
-  console.log(row('API, tracing off', hot.apiWithoutTracing));
-  console.log(`  ratio without tracing ${hot.ratioWithoutTracing}x`);
-  console.log('\nCold search (cache off, a new window per request)');
-  console.log(row('Elasticsearch direct', cold.baseline));
-  console.log(row('event-search API', cold.api));
-  console.log(`  ratio ${cold.ratio}x (target >= 0.8x): ${verdict(cold)}`);
+  if (runHot) {
+    console.log('\nHot search (cached window)');
+    console.log(row('bare Koa, same bytes', hot.baseline));
+    console.log(row('event-search API', hot.api));
+    console.log(`  ratio ${hot.ratio}x (target >= 0.8x): ${verdict(hot)}`);
+    console.log(row('API, tracing off', hot.apiWithoutTracing));
+    console.log(`  ratio without tracing ${hot.ratioWithoutTracing}x`);
+  }
+  if (runCold) {
+    console.log('\nCold search (cache off, a new window per request)');
+    console.log(row('Elasticsearch direct', cold.baseline));
+    console.log(row('event-search API', cold.api));
+    console.log(`  ratio ${cold.ratio}x (target >= 0.8x): ${verdict(cold)}`);
+  }
   console.log(`\n${JSON.stringify({ bench: 'search', ...summary })}`);
 }
 

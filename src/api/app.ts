@@ -43,7 +43,7 @@ export type AppSettings = Pick<
 >;
 
 export interface AppParts {
-  cache: Pick<SearchCache, 'answer'>;
+  cache: Pick<SearchCache, 'answer'> & Partial<Pick<SearchCache, 'hit'>>;
   logger?: Logger;
   metrics?: ApiMetrics;
   lifecycle?: Lifecycle;

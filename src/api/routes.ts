@@ -7,8 +7,8 @@ import type Router from '@koa/router';
 import { LRUCache } from 'lru-cache';
 import { parseSearchWindow, type SearchWindow } from '../domain/search-window.js';
 import type { ApiMetrics } from '../observability/metrics.js';
-import type { ApiState } from './http/middleware.js';
-import type { SearchCache } from './search/search-cache.js';
+import { answerAtOnce, type ApiState } from './http/middleware.js';
+import type { SearchAnswer, SearchCache } from './search/search-cache.js';
 
 /** Shared with the process: shutdown flips `shuttingDown` so readiness fails first. */
 export interface Lifecycle {
@@ -26,11 +26,15 @@ function isConditional(ctx: Koa.Context): boolean {
   return headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined;
 }
 
+/** The promise of work already done. */
+const DONE: Promise<void> = Promise.resolve();
+
 /** Distinct query strings whose parsed window is kept (see `windowOf`). */
 const WINDOW_MEMO_ENTRIES = 10_000;
 
 export interface SearchRouteOptions {
-  cache: Pick<SearchCache, 'answer'>;
+  /** `hit`, when present, answers a cached window without a promise (the hot path). */
+  cache: Pick<SearchCache, 'answer'> & Partial<Pick<SearchCache, 'hit'>>;
   /** `max-age` of search answers: how long before this replica may have newer data. */
   cacheMaxAgeSeconds: number;
   /** Wraps the handler (load shedding), inside the route: probes and docs are never shed. */
@@ -60,10 +64,27 @@ export function searchRoute(router: Router<ApiState>, opts: SearchRouteOptions):
   };
 
   const cacheControl = `public, max-age=${maxAge}`;
-  const search = async (ctx: Koa.ParameterizedContext<ApiState>) => {
-    const window = windowOf(ctx);
-    const answer = await opts.cache.answer(window);
+  const respond = (ctx: Koa.ParameterizedContext<ApiState>, answer: SearchAnswer) => {
     ctx.state.cache = answer.source;
+    if (answer.kind === 'buffer' && ctx.method === 'GET' && !isConditional(ctx)) {
+      // The hot path: a whole answer, its headers written at once.
+      answerAtOnce(
+        ctx,
+        200,
+        [
+          'X-Cache',
+          answer.source,
+          'Cache-Control',
+          cacheControl,
+          'Content-Type',
+          JSON_TYPE,
+          'ETag',
+          answer.etag,
+        ],
+        answer.body,
+      );
+      return;
+    }
     ctx.set('X-Cache', answer.source);
     ctx.set('Cache-Control', cacheControl);
     ctx.status = 200;
@@ -89,6 +110,16 @@ export function searchRoute(router: Router<ApiState>, opts: SearchRouteOptions):
       return;
     }
     ctx.body = answer.body;
+  };
+  // Not async: a cached answer is written without a promise of its own or a wait for one.
+  const search = (ctx: Koa.ParameterizedContext<ApiState>): Promise<void> => {
+    const window = windowOf(ctx);
+    const hit = opts.cache.hit?.(window);
+    if (hit) {
+      respond(ctx, hit);
+      return DONE;
+    }
+    return opts.cache.answer(window).then((answer) => respond(ctx, answer));
   };
   const route = (ctx: Koa.ParameterizedContext<ApiState>) => opts.guard(ctx, () => search(ctx));
   router.get('search', SEARCH_PATH, route);

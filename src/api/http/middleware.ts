@@ -56,12 +56,57 @@ class RequestState implements ApiState {
   constructor(
     private readonly logger: Logger,
     readonly requestId: string,
+    /** The headers every answer to this request gets (see `answerHeaders`). */
+    readonly headers: HeaderSet,
+    /** Draining: every answer asks its client to close the connection. */
+    readonly closing: boolean,
   ) {}
 
   get log(): Logger {
     this.#log ??= this.logger.child({ req_id: this.requestId });
     return this.#log;
   }
+}
+
+/**
+ * The headers the request layer puts on every answer, as name/value pairs in one flat list (the
+ * form `writeHead` takes): the request id, `Connection: close` while draining, the security
+ * headers. Undefined when `ctx` did not go through the request layer.
+ */
+function answerHeaders(ctx: Context): string[] | undefined {
+  const state = ctx.state as unknown;
+  if (!(state instanceof RequestState)) return undefined;
+  const headers = ['X-Request-Id', state.requestId];
+  if (state.closing) headers.push('Connection', 'close');
+  for (const pair of state.headers.set) headers.push(pair[0], pair[1]);
+  return headers;
+}
+
+/**
+ * Ends the response at once: `status`, the headers every answer gets (above), `headers` (flat
+ * name/value pairs), `Content-Length` and `body`, in one `writeHead` and one `end`, instead of
+ * Koa's response (a `setHeader` per header, each name validated and lowered, then every header
+ * validated again when they are written: on a cached answer the headers were the largest part of
+ * the API's own work, ADR 0017). For complete answers known in advance (a cached search answer)
+ * to GET requests without validators; anything else goes through Koa. Falls back to Koa when the
+ * request did not go through the request layer or something already set a header.
+ */
+export function answerAtOnce(ctx: Context, status: number, headers: string[], body: Buffer): void {
+  const common = ctx.res.headersSent ? undefined : answerHeaders(ctx);
+  if (common === undefined || ctx.res.getHeaderNames().length > 0) {
+    ctx.status = status;
+    for (let i = 0; i < headers.length; i += 2)
+      ctx.set(headers[i] as string, headers[i + 1] as string);
+    ctx.body = body;
+    return;
+  }
+  // What the metrics, the access log and the server span read.
+  ctx.status = status;
+  ctx.respond = false;
+  for (const header of headers) common.push(header);
+  common.push('Content-Length', String(body.length));
+  ctx.res.writeHead(status, common);
+  ctx.res.end(body);
 }
 
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
@@ -92,12 +137,13 @@ export interface RequestLayerOptions extends ErrorMiddlewareOptions {
 }
 
 /**
- * In order: takes `X-Request-Id` from the caller when it is sane, else mints one, and echoes it;
- * asks the client to close the connection while draining; puts the security headers; refuses a
- * URL longer than `maxUrlLength` (414; node itself refuses a request line plus headers above its
- * maxHeaderSize with 431, see server.ts); runs the rest inside the error envelope
- * (`answerError`). When the response is really over (streamed bodies included): the request
- * count, duration and in-flight gauge, labelled by route template, and the access-log line.
+ * Takes `X-Request-Id` from the caller when it is sane, else mints one; refuses a URL longer than
+ * `maxUrlLength` (414; node itself refuses a request line plus headers above its maxHeaderSize
+ * with 431, see server.ts); runs the rest inside the error envelope (`answerError`); then puts on
+ * the answer the request id, `Connection: close` while draining, and the security headers (or a
+ * handler sent them itself with the answer: `answerAtOnce`). When the response is really over
+ * (streamed bodies included): the request count, duration and in-flight gauge, labelled by route
+ * template, and the access-log line.
  */
 export function requestLayer(opts: RequestLayerOptions): Middleware {
   const clock = opts.clock ?? (() => process.hrtime.bigint());
@@ -136,16 +182,18 @@ export function requestLayer(opts: RequestLayerOptions): Middleware {
     const started = clock();
     const incoming = ctx.req.headers['x-request-id'];
     const id = typeof incoming === 'string' && INCOMING_ID.test(incoming) ? incoming : mintId();
-    const state = new RequestState(logger, id);
+    const res = ctx.res;
+    const state = new RequestState(
+      logger,
+      id,
+      opts.securityHeaders(ctx.path),
+      opts.lifecycle.shuttingDown,
+    );
     ctx.state = state;
     metrics.httpInFlight.inc();
     const trace = context.active();
-    ctx.res.once('close', () => closed(ctx, state, started, trace));
+    res.once('close', () => closed(ctx, state, started, trace));
 
-    const res = ctx.res;
-    res.setHeader('X-Request-Id', id);
-    if (opts.lifecycle.shuttingDown) res.setHeader('Connection', 'close');
-    applyHeaders(res, opts.securityHeaders(ctx.path));
     try {
       if (ctx.originalUrl.length > opts.maxUrlLength) {
         refuse(ctx, {
@@ -153,12 +201,19 @@ export function requestLayer(opts: RequestLayerOptions): Middleware {
           code: 'uri_too_long',
           message: `The request URL is ${ctx.originalUrl.length} characters long; at most ${opts.maxUrlLength} are accepted`,
         });
-        return;
+      } else {
+        await next();
+        answerUnrouted(ctx);
       }
-      await next();
-      answerUnrouted(ctx);
     } catch (err) {
       answerError(ctx, err, opts);
+    }
+    // The headers every answer gets, put once the answer is decided (Koa sends it after this
+    // layer returns), unless a handler has sent it already with them (`answerAtOnce`).
+    if (!res.headersSent) {
+      res.setHeader('X-Request-Id', id);
+      if (state.closing) res.setHeader('Connection', 'close');
+      applyHeaders(res, state.headers);
     }
   };
 }

@@ -139,6 +139,18 @@ export class SearchCache {
   }
 
   /**
+   * The current cached answer for `window` (counted as a hit), or undefined: the hot path's answer
+   * without a promise. Anything else (a miss, an invalidated entry, a window too large to cache)
+   * is `answer`'s.
+   */
+  hit(window: SearchWindow): SearchAnswer | undefined {
+    const entry = this.lru?.get(window.key);
+    if (entry?.kind !== 'buffer' || entry.generation !== this.generation) return undefined;
+    this.count('hit');
+    return { kind: 'buffer', body: entry.body, etag: entry.etag, source: 'hit' };
+  }
+
+  /**
    * The answer for `window`: from the cache when it is current, else from Elasticsearch (one query
    * for all concurrent identical misses), else a stale entry when Elasticsearch fails.
    *

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import supertest from 'supertest';
-import { appWith } from '../../support/app.js';
+import { answeringNoEvents, appWith } from '../../support/app.js';
 import type { SearchAnswer } from '../../../src/api/search/search-cache.js';
 import { createServer, type RequestListener } from 'node:http';
 import helmet from 'helmet';
@@ -78,6 +78,44 @@ describe('security headers', () => {
     // Swagger UI's assets are served from this origin; nothing is loaded from elsewhere.
     expect(res.text).toMatch(/src="\/docs\/assets\/[^"]+\/swagger-ui-bundle\.js"/);
     expect(res.text).not.toMatch(/(src|href)="(https?:)?\/\//);
+  });
+
+  it('gives a cached answer, written at once, the headers of the answer Koa writes', async () => {
+    const lifecycle = { shuttingDown: false };
+    const koa = appWith(
+      { RATE_LIMIT_ENABLED: 'false' },
+      {
+        cache: answeringNoEvents('hit'),
+        lifecycle,
+        freshness: { warmed: true, updateAge: () => undefined },
+      },
+    );
+    const http = supertest(koa.callback());
+    const url = '/search?starts_at=2021-01-01T00:00:00Z';
+    const withoutIds = (headers: Record<string, string>) =>
+      Object.fromEntries(
+        Object.entries(headers).filter(([name]) => !/^(date|x-request-id)$/.test(name)),
+      );
+    // A plain GET is answered at once (answerAtOnce); a GET with a validator that does not match
+    // goes through Koa's response.
+    const atOnce = await http.get(url);
+    const throughKoa = await http.get(url).set('If-None-Match', '"another"');
+    expect([atOnce.status, throughKoa.status]).toEqual([200, 200]);
+    expect(atOnce.text).toBe(throughKoa.text);
+    expect(withoutIds(atOnce.headers)).toEqual(withoutIds(throughKoa.headers));
+    expect(atOnce.headers['content-security-policy']).toBe(
+      "default-src 'none';base-uri 'none';form-action 'none';frame-ancestors 'none'",
+    );
+    expect(atOnce.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(atOnce.headers['x-request-id']).not.toBe(throughKoa.headers['x-request-id']);
+    expect(atOnce.headers['content-length']).toBe(String(Buffer.byteLength(atOnce.text)));
+    // A sane caller's id is echoed; a draining process asks its clients to close.
+    lifecycle.shuttingDown = true;
+    const draining = await http.get(url).set('X-Request-Id', 'caller-1');
+    expect([draining.headers['x-request-id'], draining.headers.connection]).toEqual([
+      'caller-1',
+      'close',
+    ]);
   });
 
   it('precomputes exactly the headers helmet puts on a response', async () => {

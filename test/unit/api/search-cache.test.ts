@@ -111,6 +111,31 @@ describe('SearchCache', () => {
     expect(await lookups()).toEqual({ miss: 1, hit: 1 });
   });
 
+  it('hands out a current cached answer without a promise (hit), and nothing else', async () => {
+    const { reader, cache, lookups } = setup();
+    expect(cache.hit(WINDOW)).toBeUndefined();
+    const first = await cache.answer(WINDOW);
+    const hit = cache.hit(WINDOW);
+    expect(hit).toMatchObject({ kind: 'buffer', source: 'hit' });
+    expect(hit?.kind === 'buffer' && first.kind === 'buffer' && hit.etag === first.etag).toBe(true);
+    expect(cache.hit(OTHER)).toBeUndefined();
+    // Invalidated: the entry is no longer current, the next answer asks the store again.
+    cache.invalidate();
+    expect(cache.hit(WINDOW)).toBeUndefined();
+    expect((await cache.answer(WINDOW)).source).toBe('miss');
+    expect(reader.queries).toBe(2);
+    // Only the answers handed out are counted.
+    expect(await lookups()).toEqual({ miss: 2, hit: 1 });
+  });
+
+  it('leaves a window too large to cache to answer (streamed)', async () => {
+    const { cache } = setup({ events: 50, maxEntryBytes: 500 });
+    const first = await cache.answer(WINDOW);
+    expect(first.kind).toBe('stream');
+    await bodyOf(first);
+    expect(cache.hit(WINDOW)).toBeUndefined();
+  });
+
   it('serializes an empty result as an empty list', async () => {
     const { cache } = setup({ events: 0 });
     const answer = await cache.answer(WINDOW);
