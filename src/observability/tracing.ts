@@ -11,7 +11,8 @@
  * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) and `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf` by
  * default, `http/json`, `grpc`) choose where spans go; `OTEL_TRACES_EXPORTER` (`otlp`, `console`,
  * `none`), `OTEL_TRACES_SAMPLER`, `OTEL_BSP_*` and `OTEL_PROPAGATORS` (W3C `tracecontext,baggage` by
- * default) work as the specification says. Metrics are Prometheus (`metrics.ts`) and logs are pino
+ * default) work as the specification says; `OTEL_NODE_DISABLED_INSTRUMENTATIONS` names the outgoing-call
+ * instrumentations to leave off (`defaultInstrumentations`). Metrics are Prometheus (`metrics.ts`) and logs are pino
  * lines on stdout (`logger.ts`), so the SDK's own metric and log pipelines are not started.
  *
  * Elasticsearch calls need no instrumentation here: the `@elastic/elasticsearch` 8.x transport
