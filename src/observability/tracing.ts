@@ -11,7 +11,8 @@
  * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) and `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf` by
  * default, `http/json`, `grpc`) choose where spans go; `OTEL_TRACES_EXPORTER` (`otlp`, `console`,
  * `none`), `OTEL_TRACES_SAMPLER`, `OTEL_BSP_*` and `OTEL_PROPAGATORS` (W3C `tracecontext,baggage` by
- * default) work as the specification says. Metrics are Prometheus (`metrics.ts`) and logs are pino
+ * default) work as the specification says; `OTEL_NODE_DISABLED_INSTRUMENTATIONS` names the outgoing-call
+ * instrumentations to leave off (`defaultInstrumentations`). Metrics are Prometheus (`metrics.ts`) and logs are pino
  * lines on stdout (`logger.ts`), so the SDK's own metric and log pipelines are not started.
  *
  * Elasticsearch calls need no instrumentation here: the `@elastic/elasticsearch` 8.x transport
@@ -159,16 +160,28 @@ export class HeadSampling implements IdGenerator {
  * repeated the server span's route, and its wrapper ran on every request: ADR 0017). Creating an
  * instrumentation patches its module, so call this only to start tracing.
  */
-export function defaultInstrumentations(): Instrumentation[] {
-  return [
-    new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
-    new UndiciInstrumentation({
-      // A request made where tracing is suppressed (an unsampled search's Elasticsearch query,
-      // background work) would get a span that is never recorded: skip the URL parsing, the
-      // attributes and the header injection the instrumentation does first (ADR 0017).
-      ignoreRequestHook: () => isTracingSuppressed(context.active()),
-    }),
+export function defaultInstrumentations(env: NodeJS.ProcessEnv = process.env): Instrumentation[] {
+  // OTEL_NODE_DISABLED_INSTRUMENTATIONS (comma-separated names, as OpenTelemetry's Node
+  // auto-instrumentations read it): the API sets `http,undici`, it makes no outgoing call but its
+  // Elasticsearch queries, which the client traces itself (ADR 0017).
+  const disabled = new Set(
+    (env.OTEL_NODE_DISABLED_INSTRUMENTATIONS ?? '').split(',').map((name) => name.trim()),
+  );
+  const available: [string, () => Instrumentation][] = [
+    ['http', () => new HttpInstrumentation({ disableIncomingRequestInstrumentation: true })],
+    [
+      'undici',
+      () =>
+        new UndiciInstrumentation({
+          // A request made where tracing is suppressed (an unsampled search's Elasticsearch query,
+          // background work) would get a span that is never recorded: skip the URL parsing, the
+          // attributes and the header injection the instrumentation does first (ADR 0017).
+          ignoreRequestHook: () => isTracingSuppressed(context.active()),
+        }),
+    ],
   ];
+  // Creating one patches its module: only the enabled ones are created.
+  return available.filter(([name]) => !disabled.has(name)).map(([, create]) => create());
 }
 
 /**

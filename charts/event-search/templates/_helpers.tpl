@@ -203,6 +203,12 @@ The variable names are the same in every pod; only the Secret they come from dif
 - name: OTEL_RESOURCE_ATTRIBUTES
   value: {{ . | quote }}
 {{- end }}
+{{- if eq $role "api" }}
+{{- /* The API makes no outgoing call but its Elasticsearch queries, which the client traces
+  itself: no HTTP or undici instrumentation on its requests (ADR 0017). */}}
+- name: OTEL_NODE_DISABLED_INSTRUMENTATIONS
+  value: "http,undici"
+{{- end }}
 {{- else }}
 - name: OTEL_SDK_DISABLED
   value: "true"

@@ -116,6 +116,8 @@ describe('the API started with --import register.js', () => {
     const api = startApi(port, {
       OTEL_SDK_DISABLED: 'false',
       OTEL_SERVICE_NAME: 'event-search-api',
+      // As the chart runs the API: its Elasticsearch calls are traced by the client alone.
+      OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http,undici',
       FRESHNESS_POLL_MS: '60000',
     });
     try {
@@ -172,6 +174,10 @@ describe('the API started with --import register.js', () => {
       expect(es?.span.name).toBe('search');
       // The Elasticsearch span is the server span's child.
       expect(es?.span.parentSpanId).toBe(server?.span.spanId);
+      // ...and the only span of that call: no undici span under it.
+      expect(spans.filter((r) => r.scope.includes('undici') || r.scope.includes('http'))).toEqual(
+        [],
+      );
 
       // Nothing the API did outside the sampled request (the unsampled one's Elasticsearch call,
       // the probes' checks) started a trace of its own.

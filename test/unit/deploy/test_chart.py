@@ -825,3 +825,12 @@ def test_release_names_fit_kubernetes_limits():
         assert len(obj["metadata"]["name"]) <= limit, obj["metadata"]["name"]
     names = {o["metadata"]["name"] for o in render() if o["kind"] == "Service"}
     assert names == {f"{RELEASE}-api"}, "skaffold.yaml port-forwards this Service"
+
+
+def test_only_the_ingester_instruments_outgoing_http():
+    """The API's only outgoing calls are Elasticsearch's, traced by the client (ADR 0017); the
+    ingester's feed fetch needs the undici instrumentation."""
+    traced = render(set_values=["otel.enabled=true", "otel.endpoint=http://collector:4318"])
+    api = container_env(only(traced, "Deployment", "api"))
+    assert api["OTEL_NODE_DISABLED_INSTRUMENTATIONS"]["value"] == "http,undici"
+    assert "OTEL_NODE_DISABLED_INSTRUMENTATIONS" not in container_env(only(traced, "CronJob", "ingester"))

@@ -11,6 +11,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import {
   DEFAULT_SERVICE_NAME,
+  defaultInstrumentations,
   HeadSampling,
   TRACER_NAME,
   isTracingDisabled,
@@ -211,5 +212,28 @@ describe('HeadSampling: the decision before anything is built for a request', ()
     expect(head.sampled(caller('01'))).toBe(true);
     expect(head.generateTraceId()).not.toBe('ab'.repeat(16));
     expect(head.generateTraceId()).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
+
+describe('defaultInstrumentations', () => {
+  const names = (env: NodeJS.ProcessEnv) => {
+    const created = defaultInstrumentations(env);
+    // Creating one patches its module: undo it for the other tests of this process.
+    for (const instrumentation of created) instrumentation.disable();
+    return created.map((instrumentation) => instrumentation.instrumentationName);
+  };
+
+  it('creates the HTTP and undici instrumentations by default', () => {
+    expect(names({})).toEqual([
+      '@opentelemetry/instrumentation-http',
+      '@opentelemetry/instrumentation-undici',
+    ]);
+  });
+
+  it('leaves out those OTEL_NODE_DISABLED_INSTRUMENTATIONS names (the API: all of them)', () => {
+    expect(names({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'undici' })).toEqual([
+      '@opentelemetry/instrumentation-http',
+    ]);
+    expect(names({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: ' http , undici' })).toEqual([]);
   });
 });
