@@ -8,7 +8,8 @@
 #
 # Environment: ES_PORT (default 9200), ES_VERSION (default 9.2.8, its SHA-512 pinned in
 # scripts/elasticsearch.sha512), ES_JAVA_HOME (default: a Java 21+ found or installed, see find_java_home), ES_HEAP (default 512m),
-# ES_START_TIMEOUT (seconds, default 180), ES_HOME_DIR (cache root, default <repo>/.cache).
+# ES_START_TIMEOUT (seconds, default 180), ES_HOME_DIR (cache root, default <repo>/.cache, or a
+# folder under /var/tmp when root runs it from a project its node's user cannot reach).
 # Elasticsearch refuses to run as root, so when called as root it runs as the unprivileged user
 # `ES_RUN_USER` (default `esdev`, created on first use).
 set -euo pipefail
@@ -21,6 +22,23 @@ ES_HEAP="${ES_HEAP:-512m}"
 ES_START_TIMEOUT="${ES_START_TIMEOUT:-180}"
 ES_RUN_USER="${ES_RUN_USER:-esdev}"
 CACHE="${ES_HOME_DIR:-$ROOT/.cache}"
+
+# True when every folder from / down to $1 lets other users through (o+x).
+traversable() {
+  local dir="$1"
+  while [[ -n "$dir" && "$dir" != "/" ]]; do
+    [[ -n "$(find "$dir" -maxdepth 0 -perm -o+x 2>/dev/null)" ]] || return 1
+    dir="$(dirname "$dir")"
+  done
+}
+# As root, the node runs as ES_RUN_USER, who must reach the distribution: a project inside a folder
+# private to root (/root, a `mktemp -d` folder) cannot host it, so the node lives in a folder of
+# its own under /var/tmp instead (one per project path; downloaded there once).
+if [[ -z "${ES_HOME_DIR:-}" && "$(id -u)" == "0" ]] && ! traversable "$ROOT"; then
+  CACHE="/var/tmp/event-search-es-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)"
+  mkdir -p "$CACHE"
+  chmod a+rx "$CACHE"
+fi
 DIST_DIR="$CACHE/elasticsearch/dist"
 ES_HOME="$DIST_DIR/elasticsearch-$ES_VERSION"
 NODE_DIR="$CACHE/elasticsearch/node-$ES_PORT"
