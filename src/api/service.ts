@@ -58,20 +58,24 @@ export function createSearchService(config: ApiEnv, opts: SearchServiceOptions =
     metrics.esDuration.observe({ operation }, seconds);
     if (failed) metrics.esErrors.inc({ operation });
   };
-  // Concurrent misses' first searches as one `_msearch` (docs/adr/0017-*.md, fifth addendum).
-  const batcher = createSearchBatcher(client, {
-    filterPath: FIRST_FILTER_PATH,
-    maxBatch: config.ES_MSEARCH_MAX_BATCH,
-    requestTimeoutMs,
-    observe,
-  });
+  // Concurrent misses' first searches as one `_msearch` (docs/adr/0017-*.md, fifth addendum);
+  // a batch of at most one: every search sent at once on its own, as before.
+  const batcher =
+    config.ES_MSEARCH_MAX_BATCH > 1
+      ? createSearchBatcher(client, {
+          filterPath: FIRST_FILTER_PATH,
+          maxBatch: config.ES_MSEARCH_MAX_BATCH,
+          requestTimeoutMs,
+          observe,
+        })
+      : undefined;
   const reader = createEventReader(client, names, {
     pageSize: config.SEARCH_PAGE_SIZE,
     keepAlive: `${config.SEARCH_PIT_KEEP_ALIVE_MS}ms`,
     requestTimeoutMs,
     pits,
     observe,
-    batcher,
+    ...(batcher ? { batcher } : {}),
   });
   const cache = new SearchCache(reader, {
     maxEntries: config.CACHE_MAX_ENTRIES,

@@ -109,6 +109,14 @@ describe('concurrent misses batched into one _msearch', () => {
     expect(await esErrors(api)).toEqual({});
   });
 
+  it('sends each search alone with ES_MSEARCH_MAX_BATCH=1', async () => {
+    const api = buildApi({ names, env: { CACHE_MAX_ENTRIES: '0', ES_MSEARCH_MAX_BATCH: '1' } });
+    const base = `http://127.0.0.1:${portOf(await api.start())}`;
+    const together = await batched(api, base, WINDOWS);
+    expect(together.map((a) => a.status)).toEqual(WINDOWS.map(() => 200));
+    expect(await esRequests(api)).toEqual({ search: WINDOWS.length });
+  });
+
   it('fails every search of a batch with the 503 of a lone one when Elasticsearch is unreachable', async () => {
     // Elasticsearch behind a relay this test closes: a refused connection, as when it is stopped.
     const relay = new Relay(new URL(env.ELASTICSEARCH_URL));
