@@ -18,6 +18,9 @@
  *   BENCH_SAMPLE_RATIO=0 npm run bench:search   the traced API sampling nothing (default 0.1)
  *   npm run bench:search -- --phase cold        only one phase (hot or cold), e.g. to profile it
  *   npm run bench:search -- --phase cold --connections 1   one client: latency at low load
+ *   BENCH_API_ENV='ACCESS_LOG=all SHED_LAG_MS=0' npm run bench:search -- --phase cold
+ *       the API processes with these settings on top of the production ones (an ablation: what
+ *       one setting costs; space-separated NAME=value pairs, applied last)
  *
  * Beside each server's throughput: the CPU (user + system) its process used per succeeded answer
  * (from /proc, Linux only), a figure the machine's other work moves less than throughput; in the
@@ -68,6 +71,18 @@ if (!Number.isInteger(CONNECTIONS) || CONNECTIONS < 1) {
 const SETTLE_MS = 1_000;
 const BASE_EVENTS = small ? 300 : 5_000;
 const POPULAR = 'starts_at=2021-03-01T00:00:00Z&ends_at=2021-03-15T00:00:00Z';
+
+/** `BENCH_API_ENV`: NAME=value pairs (space-separated) the API processes get on top of the rest. */
+function apiEnvOverrides(): Record<string, string> {
+  const overrides: Record<string, string> = {};
+  for (const pair of (process.env.BENCH_API_ENV ?? '').split(/\s+/)) {
+    if (pair === '') continue;
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new Error(`BENCH_API_ENV takes NAME=value pairs, not ${pair}`);
+    overrides[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return overrides;
+}
 
 function log(message: string): void {
   process.stderr.write(`[bench:search] ${message}\n`);
@@ -257,6 +272,7 @@ async function main(): Promise<void> {
     small,
     durationSeconds: DURATION,
     connections: CONNECTIONS,
+    ...(process.env.BENCH_API_ENV ? { apiEnv: process.env.BENCH_API_ENV } : {}),
   };
   const store = { ELASTICSEARCH_URL: ES, ES_INDEX_PREFIX: PREFIX };
   const children: ChildProcess[] = [];
@@ -301,6 +317,7 @@ async function main(): Promise<void> {
       OTEL_NODE_DISABLED_INSTRUMENTATIONS:
         process.env.OTEL_NODE_DISABLED_INSTRUMENTATIONS ?? 'http,undici',
       RATE_LIMIT_ENABLED: 'false',
+      ...apiEnvOverrides(),
     };
     const apiArgs = ['--import', './dist/observability/register.js', 'dist/main/api.js'];
 
