@@ -33,9 +33,9 @@ export interface EventReaderOptions {
   /** Bound on the points in time open at once (`ES_MAX_OPEN_PITS`); absent: none. */
   pits?: Pick<Bulkhead, 'acquire'>;
   /**
-   * Sends the first request of unsampled windows batched with other concurrent ones (one
-   * `_msearch`, docs/adr/0017-*.md); built with `FIRST_FILTER_PATH` and this reader's timeout.
-   * Absent: each first request is its own `_search`.
+   * Sends the first request of each window batched with other concurrent ones (one `_msearch`,
+   * docs/adr/0017-*.md); built with `FIRST_FILTER_PATH` and this reader's timeout. Absent: each
+   * first request is its own `_search`.
    */
   batcher?: SearchBatcher;
 }
@@ -175,17 +175,16 @@ export function createEventReader(
       allow_partial_search_results: false,
     } satisfies estypes.SearchRequest;
 
-    // Most windows fit in one page: ask once, without a point in time. Unsampled, batched with
-    // the other windows asked in this turn; a sampled request's search is sent alone, with its span.
-    const first =
-      opts.batcher && transport === untraced
-        ? await opts.batcher.search<SummarySource>({ index: names.eventsAlias, body })
-        : await timed('search', () =>
-            client.search<SummarySource>(
-              { index: names.eventsAlias, ...common, filter_path: FIRST_FILTER_PATH },
-              transport,
-            ),
-          );
+    // Most windows fit in one page: ask once, without a point in time, batched with the other
+    // windows asked in this turn (a sampled request's search with a span of its own).
+    const first = opts.batcher
+      ? await opts.batcher.search<SummarySource>({ index: names.eventsAlias, body })
+      : await timed('search', () =>
+          client.search<SummarySource>(
+            { index: names.eventsAlias, ...common, filter_path: FIRST_FILTER_PATH },
+            transport,
+          ),
+        );
     const firstHits = hitsOf(first);
     if (firstHits.length < pageSize) {
       const page = summaries(firstHits);

@@ -17,11 +17,27 @@
  *   answered. A request that fails as a whole (refused connection, timeout) rejects every search of
  *   the batch with its error.
  *
- * Untraced: the searches of sampled requests are sent alone by the reader, with their spans.
+ * - **Traces.** A search asked inside a recording span (a sampled request's) joins the batch too
+ *   (ADR 0017, sixth addendum): alone, it is the client's own `search` span, as before; in a
+ *   batch, it gets a CLIENT span of ours named `msearch`, a child of that request's span, with the
+ *   attribute names of the client's span (`db.system`, `db.operation.name`, `db.collection.name`,
+ *   `db.response.status_code`, `server.address`...) and `db.operation.batch.size`, failed when its
+ *   item failed. The `_msearch` request itself is sent untraced.
  */
 import DataLoader from 'dataloader';
 import { errors, type estypes } from '@elastic/elasticsearch';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  context,
+  trace,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
 import type { Client } from '../../store/client.js';
+import { tracer } from '../../observability/spans.js';
 import type { StoreObserver } from './event-reader.js';
 
 /** One search: where, and its body (query, sort, size, `_source`...). */
@@ -29,6 +45,15 @@ export interface BatchedSearch {
   index: string;
   body: estypes.SearchSearchRequestBody;
 }
+
+/** A search as the loader holds it: with the context of the sampled request that asked it. */
+interface Queued extends BatchedSearch {
+  /** The active context when it was asked, if it had a recording span; else undefined. */
+  trace: Context | undefined;
+}
+
+/** Where the `_msearch` requests run: nothing starts a span for them (the searches have theirs). */
+const UNTRACED = suppressTracing(ROOT_CONTEXT);
 
 export interface SearchBatcherOptions {
   /** `filter_path` of each search's response (the msearch's is derived from it). */
@@ -51,10 +76,8 @@ type Item = { status?: number; error?: estypes.ErrorCause };
 
 export function createSearchBatcher(client: Client, opts: SearchBatcherOptions): SearchBatcher {
   const observe = opts.observe ?? (() => undefined);
-  const transport = {
-    ...(opts.requestTimeoutMs ? { requestTimeout: opts.requestTimeoutMs } : {}),
-    openTelemetry: { enabled: false },
-  };
+  const timeout = opts.requestTimeoutMs ? { requestTimeout: opts.requestTimeoutMs } : {};
+  const transport = { ...timeout, openTelemetry: { enabled: false } };
   const itemFilterPath = [
     ...opts.filterPath.map((path) => `responses.${path}`),
     'responses.status',
@@ -73,58 +96,136 @@ export function createSearchBatcher(client: Client, opts: SearchBatcherOptions):
     }
   }
 
-  async function alone(search: BatchedSearch): Promise<unknown[]> {
+  /** A plain `_search`; a sampled request's gets the client's span, in that request's trace. */
+  async function alone(search: Queued): Promise<unknown[]> {
+    const params = {
+      index: search.index,
+      ...search.body,
+      filter_path: opts.filterPath,
+      allow_partial_search_results: false,
+    };
     const res = await timed('search', async () => [
-      await client.search(
-        {
-          index: search.index,
-          ...search.body,
-          filter_path: opts.filterPath,
-          allow_partial_search_results: false,
-        },
-        transport,
-      ),
+      search.trace
+        ? await context.with(search.trace, () => client.search(params, timeout))
+        : await client.search(params, transport),
       false,
     ]);
     return [res];
   }
 
-  async function batch(searches: readonly BatchedSearch[]): Promise<unknown[]> {
+  async function batch(searches: readonly Queued[]): Promise<unknown[]> {
     const [only] = searches;
     if (searches.length === 1 && only) return alone(only);
     const lines: estypes.MsearchRequestItem[] = [];
     for (const { index, body } of searches) {
       lines.push({ index, allow_partial_search_results: false }, body);
     }
-    return timed('msearch', async () => {
-      const res = await client.msearch(
-        { searches: lines, filter_path: itemFilterPath },
-        { ...transport, meta: true },
-      );
-      const items = (res.body as { responses?: Item[] }).responses ?? [];
-      let failed = false;
-      const answers = searches.map((_, i): unknown => {
-        const item = items[i];
-        if (item === undefined) {
+    const spans = searches.map((search) =>
+      search.trace ? msearchSpan(search, searches.length) : undefined,
+    );
+    let answers: unknown[] | undefined;
+    try {
+      answers = await timed('msearch', async () => {
+        const res = await context.with(UNTRACED, () =>
+          client.msearch(
+            { searches: lines, filter_path: itemFilterPath },
+            { ...transport, meta: true },
+          ),
+        );
+        const items = (res.body as { responses?: Item[] }).responses ?? [];
+        let failed = false;
+        const results = searches.map((_, i): unknown => {
+          const item = items[i];
+          const span = spans[i];
+          if (span) answered(span, res, item?.status);
+          if (item === undefined) {
+            failed = true;
+            return new Error(`_msearch answered ${items.length} responses for ${searches.length}`);
+          }
+          if (item.error === undefined && (item.status ?? 200) < 400) return item;
           failed = true;
-          return new Error(`_msearch answered ${items.length} responses for ${searches.length}`);
-        }
-        if (item.error === undefined && (item.status ?? 200) < 400) return item;
-        failed = true;
-        // The error a `_search` answering this body and status throws (the transport's).
-        return new errors.ResponseError({ ...res, body: item, statusCode: item.status ?? 500 });
+          // The error a `_search` answering this body and status throws (the transport's).
+          return new errors.ResponseError({ ...res, body: item, statusCode: item.status ?? 500 });
+        });
+        return [results, failed];
       });
-      return [answers, failed];
-    });
+      return answers;
+    } catch (err) {
+      // The request failed whole (refused connection, timeout): every search of it failed.
+      const meta = (err as { meta?: Partial<MsearchResult> }).meta;
+      if (meta) for (const span of spans) if (span) answered(span, meta, meta.statusCode);
+      answers = searches.map(() => err);
+      throw err;
+    } finally {
+      spans.forEach((span, i) => {
+        if (!span) return;
+        const result = answers?.[i];
+        if (result instanceof Error) failedSpan(span, result);
+        span.end();
+      });
+    }
   }
 
-  const loader = new DataLoader<BatchedSearch, unknown>(batch, {
+  const loader = new DataLoader<Queued, unknown>(batch, {
     cache: false,
     maxBatchSize: Math.max(1, opts.maxBatch),
     batchScheduleFn: (send) => setImmediate(send),
   });
 
   return {
-    search: <T>(search: BatchedSearch) => loader.load(search) as Promise<estypes.SearchResponse<T>>,
+    search: <T>(search: BatchedSearch) => {
+      const active = context.active();
+      const recording = trace.getSpan(active)?.isRecording() === true;
+      return loader.load({
+        ...search,
+        trace: recording ? active : undefined,
+      }) as Promise<estypes.SearchResponse<T>>;
+    },
   };
+}
+
+/** What an `_msearch` answered (or a failed one's `meta`): its status and connection. */
+type MsearchResult = { statusCode?: number | null; meta?: { connection?: { url: URL } | null } };
+
+/**
+ * The span of a sampled request's search sent in a batch: the attribute names of the client's
+ * own span (`@elastic/transport`'s OpenTelemetry middleware), a child of the request's span.
+ */
+function msearchSpan(search: Queued, size: number): Span {
+  return tracer().startSpan(
+    'msearch',
+    {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'db.system': 'elasticsearch',
+        'http.request.method': 'POST',
+        'db.operation.name': 'msearch',
+        'db.collection.name': search.index,
+        'db.operation.batch.size': size,
+      },
+    },
+    search.trace,
+  );
+}
+
+/** The response's attributes, as the client's span gets them: this search's status, the node. */
+function answered(span: Span, res: MsearchResult, status: number | null | undefined): void {
+  if (status !== undefined && status !== null && status > 0) {
+    span.setAttribute('db.response.status_code', String(status));
+  }
+  const url = res.meta?.connection?.url;
+  if (url) {
+    span.setAttributes({
+      'url.full': `${url.origin}${url.pathname}`,
+      'server.address': url.hostname,
+      'server.port': url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port),
+    });
+  }
+}
+
+/** As the client marks its span when its call throws. */
+function failedSpan(span: Span, err: Error): void {
+  span.recordException(err);
+  span.setStatus({ code: SpanStatusCode.ERROR });
+  span.setAttribute('error.type', err.name);
 }

@@ -14,11 +14,13 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { withoutTracing } from '../../../src/observability/spans.js';
 import { shutdownTracing, startTracing, withSpan } from '../../../src/observability/tracing.js';
-import { createEventReader } from '../../../src/api/search/event-reader.js';
+import { createEventReader, FIRST_FILTER_PATH } from '../../../src/api/search/event-reader.js';
+import { createSearchBatcher } from '../../../src/api/search/search-batcher.js';
 import { parseSearchWindow } from '../../../src/domain/search-window.js';
 import { createEsClient } from '../../../src/store/client.js';
 import { indexNames } from '../../../src/store/indices.js';
-import { testStoreEnv } from '../../support/es.js';
+import { dropPrefix, testStoreEnv } from '../../support/es.js';
+import { generatedRawEvents, seedEvents } from '../../support/seed.js';
 
 const env = testStoreEnv('otel');
 
@@ -157,6 +159,109 @@ describe('the event reader (the API’s Elasticsearch calls)', () => {
     expect(searches).toHaveLength(1);
     expect(searches[0]?.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
     expect(searches[0]?.status.code).toBe(SpanStatusCode.ERROR);
+  });
+});
+
+describe('the searches of concurrent misses, batched (the API’s search batcher)', () => {
+  const seededPrefix = `${env.ES_INDEX_PREFIX}-batched`;
+  const admin = createEsClient(env);
+  let seeded: ReturnType<typeof indexNames>;
+  beforeAll(async () => {
+    seeded = await seedEvents(admin, seededPrefix, generatedRawEvents(40));
+  });
+  afterAll(async () => {
+    await dropPrefix(admin, seededPrefix);
+    await admin.close();
+  });
+  const window = parseSearchWindow({
+    starts_at: '2022-01-01T00:00:00Z',
+    ends_at: '2022-01-02T00:00:00Z',
+  });
+
+  it('gives a sampled search sent in an _msearch a span of its own, a child of its request’s; an unsampled one none', async () => {
+    start(false);
+    const client = createEsClient(env);
+    const observed: Array<[string, boolean]> = [];
+    const batcher = createSearchBatcher(client, {
+      filterPath: FIRST_FILTER_PATH,
+      maxBatch: 16,
+      observe: (operation, _seconds, failed) => observed.push([operation, failed]),
+    });
+    const found = createEventReader(client, seeded, { batcher });
+    const missing = createEventReader(client, indexNames(`${seededPrefix}-missing`), { batcher });
+    const first = (reader: typeof found) =>
+      reader
+        .pages(window)
+        .next()
+        .then(
+          (page) => page.value?.length,
+          (err: Error) => err.name,
+        );
+    try {
+      // Asked in one turn: two sampled requests (one of them failing: its index does not exist)
+      // and an unsampled one, in one _msearch.
+      const answers = await Promise.all([
+        withSpan('GET /search found', {}, () => first(found)),
+        withSpan('GET /search missing', {}, () => first(missing)),
+        first(found),
+      ]);
+      expect(answers).toEqual([expect.any(Number), 'ResponseError', answers[0]]);
+      expect(answers[0]).toBeGreaterThan(0);
+      expect(observed).toEqual([['msearch', true]]);
+      // Alone, a sampled search is still a plain _search with the client's own span.
+      await withSpan('GET /search alone', {}, () => first(found));
+      expect(observed.at(-1)).toEqual(['search', false]);
+    } finally {
+      await client.close();
+    }
+
+    const spans = await finished();
+    expect(spans.map((s) => s.name).sort()).toEqual([
+      'GET /search alone',
+      'GET /search found',
+      'GET /search missing',
+      'msearch',
+      'msearch',
+      'search',
+    ]);
+    const childOf = (parent: string) => {
+      const id = byName(spans, parent).spanContext();
+      const children = spans.filter((s) => s.parentSpanContext?.spanId === id.spanId);
+      expect(children).toHaveLength(1);
+      expect(children[0]?.spanContext().traceId).toBe(id.traceId);
+      return children[0] as ReadableSpan;
+    };
+    const url = new URL(env.ELASTICSEARCH_URL);
+    const common = {
+      'db.system': 'elasticsearch',
+      'db.operation.name': 'msearch',
+      'http.request.method': 'POST',
+      'db.operation.batch.size': 3,
+      'server.address': url.hostname,
+      'server.port': Number(url.port),
+    };
+    const ok = childOf('GET /search found');
+    expect(ok.name).toBe('msearch');
+    expect(ok.kind).toBe(SpanKind.CLIENT);
+    expect(ok.status.code).toBe(SpanStatusCode.UNSET);
+    expect(ok.attributes).toMatchObject({
+      ...common,
+      'db.collection.name': seeded.eventsAlias,
+      'db.response.status_code': '200',
+    });
+    const failed = childOf('GET /search missing');
+    expect(failed.name).toBe('msearch');
+    expect(failed.status.code).toBe(SpanStatusCode.ERROR);
+    expect(failed.attributes).toMatchObject({
+      ...common,
+      'db.collection.name': `${seededPrefix}-missing-events`,
+      'db.response.status_code': '404',
+      'error.type': 'ResponseError',
+    });
+    expect(failed.events.map((e) => e.name)).toEqual(['exception']);
+    const alone = childOf('GET /search alone');
+    expect(alone.name).toBe('search');
+    expect(alone.instrumentationScope.name).toBe('@elastic/transport');
   });
 });
 
