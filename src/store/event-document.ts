@@ -26,7 +26,8 @@ import {
 } from '../domain/event.js';
 import { instantOf, type LocalDateTime } from '../domain/local-time.js';
 import { hash } from 'node:crypto';
-import { EVENTS_MAPPING_VERSION, type EventDocument } from './indices.js';
+import type { EventDocument } from './indices.js';
+import { EVENTS_MAPPING_VERSION } from './mapping-version.js';
 
 /** Who wrote the document and when: the same for every event of one ingest run. */
 export interface SeenBy {
