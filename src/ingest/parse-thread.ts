@@ -106,7 +106,7 @@ async function* outcomes(
     format: options.format,
     provider: options.provider,
     context: options.context,
-    batchChars: options.batchChars ?? 256 * 1024,
+    batchChars: options.batchChars ?? 64 * 1024,
     batchesInFlight: options.batchesInFlight ?? 4,
   };
   const { signal } = options;

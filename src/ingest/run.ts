@@ -46,7 +46,13 @@ import {
 } from './feed-pipeline.js';
 import { threadPipeline } from './parse-thread.js';
 import { reportProgress } from './progress.js';
-import { readSpooled, spool, type Spooled } from './spool.js';
+import {
+  readSpooled,
+  spool,
+  SPOOL_MEMORY_CHARS,
+  SPOOL_MEMORY_CHARS_BESIDE_THREAD,
+  type Spooled,
+} from './spool.js';
 import { hashedBody, receiveFeed, type ReceivedFeed } from './feed-file.js';
 import { documentCodeFingerprint } from './document-code.js';
 
@@ -107,7 +113,8 @@ export interface RunDeps {
   spoolDir?: string;
   /**
    * Characters of write operations held in memory before they spill to the spool file (default
-   * `SPOOL_MEMORY_CHARS` of spool.ts; docs/adr/0016-*.md).
+   * `SPOOL_MEMORY_CHARS` of spool.ts, `SPOOL_MEMORY_CHARS_BESIDE_THREAD` with `parseThread`;
+   * docs/adr/0016-*.md).
    */
   spoolMemoryChars?: number;
   signal?: AbortSignal;
@@ -412,7 +419,12 @@ async function spoolFeed(
     }
     let spooled: Spooled;
     try {
-      spooled = await spool(file, batches(), deps.spoolMemoryChars);
+      spooled = await spool(
+        file,
+        batches(),
+        deps.spoolMemoryChars ??
+          (deps.parseThread ? SPOOL_MEMORY_CHARS_BESIDE_THREAD : SPOOL_MEMORY_CHARS),
+      );
     } finally {
       counts.base_events_read = reader.stats.baseEvents;
       counts.events_read = reader.stats.events;
