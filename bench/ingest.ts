@@ -14,8 +14,7 @@
  *     to show memory stays flat whatever the feed size.
  *
  * Needs Elasticsearch (ELASTICSEARCH_URL) and a build. `--small` runs both at a tiny size. The
- * ingester runs with the chart's V8 flags and malloc arenas (`ingester.heap`); `BENCH_NODE_FLAGS=''`
- * runs it with V8's defaults.
+ * ingester runs with the chart's V8 flags; `BENCH_NODE_FLAGS=''` runs it with V8's defaults.
  *
  *   npm run bench:ingest [-- --small]
  */
@@ -88,25 +87,15 @@ function rawParse(file: string): { seconds: number; peakRssMb: number } {
  * The V8 flags the chart's CronJob runs the ingester with (`ingester.heap` of
  * charts/event-search/values.yaml), so the bench measures what a deployment runs.
  */
-function chartHeap(): { semiSpaceMB?: number; oldSpaceMB?: number; mallocArenas?: number } {
-  const values = parseYaml(readFileSync(join(ROOT, 'charts/event-search/values.yaml'), 'utf8')) as {
-    ingester?: { heap?: { semiSpaceMB?: number; oldSpaceMB?: number; mallocArenas?: number } };
-  };
-  return values.ingester?.heap ?? {};
-}
-
 function cronJobNodeFlags(): string[] {
-  const heap = chartHeap();
-  if (!heap.semiSpaceMB || !heap.oldSpaceMB)
+  const values = parseYaml(readFileSync(join(ROOT, 'charts/event-search/values.yaml'), 'utf8')) as {
+    ingester?: { heap?: { semiSpaceMB?: number; oldSpaceMB?: number } };
+  };
+  const heap = values.ingester?.heap;
+  if (!heap?.semiSpaceMB || !heap.oldSpaceMB)
     throw new Error('no ingester.heap in the chart values');
   return [`--max-semi-space-size=${heap.semiSpaceMB}`, `--max-old-space-size=${heap.oldSpaceMB}`];
 }
-
-/** The malloc arenas of the chart's CronJob (`ingester.heap.mallocArenas`: MALLOC_ARENA_MAX). */
-const MALLOC_ENV: Record<string, string> =
-  chartHeap().mallocArenas === undefined
-    ? {}
-    : { MALLOC_ARENA_MAX: String(chartHeap().mallocArenas) };
 
 /** BENCH_NODE_FLAGS (space-separated, empty for V8's defaults) overrides them to compare. */
 const NODE_FLAGS =
@@ -128,7 +117,6 @@ async function ingest(providerUrl: string, prefix: string): Promise<IngestFigure
     cwd: ROOT,
     env: {
       ...process.env,
-      ...MALLOC_ENV,
       ELASTICSEARCH_URL: ES,
       ES_INDEX_PREFIX: prefix,
       PROVIDER_URL: providerUrl,
@@ -293,9 +281,7 @@ async function main(): Promise<void> {
     const sameContentRatio = +(sameContent.seconds / raw.seconds).toFixed(2);
     const rssGrowth = +(large.peakRssMb / e2e.peakRssMb).toFixed(2);
     console.log(
-      `\nIngest (${BASE_EVENTS} x ${ZONES}, ${mb.toFixed(1)} MB; ${Object.entries(MALLOC_ENV)
-        .map(([k, v]) => `${k}=${v} `)
-        .join('')}node ${NODE_FLAGS.join(' ')})`,
+      `\nIngest (${BASE_EVENTS} x ${ZONES}, ${mb.toFixed(1)} MB; node ${NODE_FLAGS.join(' ')})`,
     );
     console.log(
       `  raw saxes parse (baseline)   ${raw.seconds.toFixed(2)} s   peak RSS ${Math.round(raw.peakRssMb)} MB`,
@@ -344,7 +330,6 @@ async function main(): Promise<void> {
         large: { baseEvents: largeBase, ...large },
         rssGrowth,
         nodeFlags: NODE_FLAGS,
-        env: MALLOC_ENV,
         targets: { firstRatio: 1.5, unchangedRatio: 1.2, peakRssMb: 200 },
       })}`,
     );

@@ -1,7 +1,7 @@
 /**
  * The parse thread in a real run (src/ingest/parse-thread.ts, docs/adr/0016-*.md, fifth pass):
- * the run's wiring (`ingestRunDeps`) reads on it by default; `INGEST_PARSE_THREAD=false` reads on
- * the run's own thread. Both store the same documents for the same feeds, and a feed the reader
+ * with `INGEST_PARSE_THREAD=true` the run's wiring (`ingestRunDeps`) reads on it; by default on the
+ * run's own thread. Both store the same documents for the same feeds, and a feed the reader
  * refuses fails the run the same way on both, with nothing written.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -21,7 +21,7 @@ import {
 const threaded = testStoreEnv('ingest-thread').ES_INDEX_PREFIX;
 const inThread = testStoreEnv('ingest-nothread').ES_INDEX_PREFIX;
 const client = testClient(testStoreEnv('ingest-thread'));
-const OFF = { INGEST_PARSE_THREAD: 'false' };
+const ON = { INGEST_PARSE_THREAD: 'true' };
 
 beforeAll(async () => {
   await bootstrapIndices(client, threaded);
@@ -59,11 +59,14 @@ describe('the parse thread in a run', () => {
       const now = () => new Date(Date.UTC(2026, 11, 1, 10, i));
       const on = memoryLogger();
       const off = memoryLogger();
-      const a = await ingest(client, threaded, bytesSource(feed, 1500), { now, logger: on.logger });
+      const a = await ingest(client, threaded, bytesSource(feed, 1500), {
+        now,
+        logger: on.logger,
+        env: ON,
+      });
       const b = await ingest(client, inThread, bytesSource(feed, 1500), {
         now,
         logger: off.logger,
-        env: OFF,
       });
       expect(a.ok).toBe(true);
       expect(parsedOnThread(on.lines)).toBe(true);
@@ -101,11 +104,9 @@ describe('the parse thread in a run', () => {
     const a = await ingest(client, threaded, bytesSource(feed, 4096), {
       provider: 'spoilt',
       logger: on.logger,
+      env: ON,
     });
-    const b = await ingest(client, inThread, bytesSource(feed, 4096), {
-      provider: 'spoilt',
-      env: OFF,
-    });
+    const b = await ingest(client, inThread, bytesSource(feed, 4096), { provider: 'spoilt' });
     expect(a.ok).toBe(false);
     expect(a.error?.message).toBe(b.error?.message);
     expect(a.error?.message).toMatch(/line \d+|truncated|DOCTYPE/);
