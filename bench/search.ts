@@ -17,9 +17,13 @@
  *   npm run bench:search -- --small  a seconds-long smoke run (used by `make test`)
  *   BENCH_SAMPLE_RATIO=0 npm run bench:search   the traced API sampling nothing (default 0.1)
  *   npm run bench:search -- --phase cold        only one phase (hot or cold), e.g. to profile it
+ *   npm run bench:search -- --phase cold --connections 1   one client: latency at low load
  *
  * Beside each server's throughput: the CPU (user + system) its process used per succeeded answer
- * (from /proc, Linux only), a figure the machine's other work moves less than throughput.
+ * (from /proc, Linux only), a figure the machine's other work moves less than throughput; in the
+ * cold phase also Elasticsearch's (from `_nodes/stats`): the API batches concurrent misses into one
+ * `_msearch` (docs/adr/0017-*.md), which saves Elasticsearch per-request work the direct baseline
+ * (each query its own `_search`, as a client without the API sends it) pays.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -53,7 +57,15 @@ const DURATION = small ? 2 : 10;
  * JVM as the baseline, and the API, measured after it, on a warmer one.
  */
 const WARM_UP = small ? 0 : 5;
-const CONNECTIONS = small ? 10 : 50;
+/** `--connections N`: the load's connections (default 50; e.g. 1 for latency at low load). */
+const connectionsArg = process.argv.indexOf('--connections');
+const CONNECTIONS =
+  connectionsArg >= 0 ? Number(process.argv[connectionsArg + 1]) : small ? 10 : 50;
+if (!Number.isInteger(CONNECTIONS) || CONNECTIONS < 1) {
+  throw new Error(`--connections takes a positive integer`);
+}
+/** Pause between a warm-up and its measured load (below). */
+const SETTLE_MS = 1_000;
 const BASE_EVENTS = small ? 300 : 5_000;
 const POPULAR = 'starts_at=2021-03-01T00:00:00Z&ends_at=2021-03-15T00:00:00Z';
 
@@ -129,6 +141,25 @@ function cpuSecondsOf(pid: number | undefined): number | undefined {
   }
 }
 
+/**
+ * CPU milliseconds Elasticsearch's process has used so far (`_nodes/stats`), so that the cold
+ * phase shows Elasticsearch's own work per answer on each side; undefined when it cannot be read.
+ */
+async function esCpuMillis(): Promise<number | undefined> {
+  try {
+    const res = await fetch(
+      `${ES}/_nodes/_local/stats/process?filter_path=nodes.*.process.cpu.total_in_millis`,
+    );
+    const body = (await res.json()) as {
+      nodes?: Record<string, { process?: { cpu?: { total_in_millis?: number } } }>;
+    };
+    const node = Object.values(body.nodes ?? {})[0];
+    return node?.process?.cpu?.total_in_millis;
+  } catch {
+    return undefined;
+  }
+}
+
 interface LoadResult {
   /** Answers that succeeded (2xx) per second: failures are never throughput. */
   requestsPerSecond: number;
@@ -140,6 +171,8 @@ interface LoadResult {
   requests: number;
   /** CPU (user + system) the server process used per succeeded answer, µs (Linux only). */
   cpuMicrosPerAnswer?: number;
+  /** CPU Elasticsearch's process used per succeeded answer, µs. */
+  esCpuMicrosPerAnswer?: number;
 }
 
 type LoadOptions = Omit<autocannon.Options, 'duration' | 'connections'>;
@@ -153,16 +186,27 @@ async function load(
   server?: ChildProcess,
   warmUp: LoadOptions = opts,
 ): Promise<LoadResult> {
-  if (WARM_UP > 0) await autocannon({ ...warmUp, duration: WARM_UP, connections: CONNECTIONS });
+  if (WARM_UP > 0) {
+    await autocannon({ ...warmUp, duration: WARM_UP, connections: CONNECTIONS });
+    // autocannon abandons the warm-up's requests in flight when it stops; the server still answers
+    // them (a miss keeps its query slot or its place in the line). Let it finish them first, so
+    // they are neither counted nor in the measured requests' way (the line full: fast 503s).
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+  }
+  const esBefore = await esCpuMillis();
   const cpuBefore = cpuSecondsOf(server?.pid);
   const result = await autocannon({ ...opts, duration: DURATION, connections: CONNECTIONS });
   const cpuAfter = cpuSecondsOf(server?.pid);
-  const cpu =
-    cpuBefore !== undefined && cpuAfter !== undefined && result['2xx'] > 0
-      ? Math.round(((cpuAfter - cpuBefore) * 1e6) / result['2xx'])
+  const esAfter = await esCpuMillis();
+  const perAnswer = (before: number | undefined, after: number | undefined, toMicros: number) =>
+    before !== undefined && after !== undefined && result['2xx'] > 0
+      ? Math.round(((after - before) * toMicros) / result['2xx'])
       : undefined;
+  const cpu = perAnswer(cpuBefore, cpuAfter, 1e6);
+  const esCpu = perAnswer(esBefore, esAfter, 1e3);
   return {
     ...(cpu !== undefined ? { cpuMicrosPerAnswer: cpu } : {}),
+    ...(esCpu !== undefined ? { esCpuMicrosPerAnswer: esCpu } : {}),
     requestsPerSecond: Math.round(result['2xx'] / result.duration),
     answersPerSecond: Math.round(result.requests.average),
     latencyMs: {
@@ -363,9 +407,22 @@ async function main(): Promise<void> {
       // Measured: the windows of seed 7 on both sides; warm-ups: other windows (seeds 11 and 13).
       const coldEs = await load(direct(7), undefined, direct(11));
       const coldApi = await load(viaApi(7), cold, viaApi(13));
+      // How the API's searches went to Elasticsearch (the whole run, warm-ups included).
+      const metrics = await (await fetch(`http://127.0.0.1:${coldPort}/metrics`)).text();
+      const counted = (pattern: RegExp) => Number(pattern.exec(metrics)?.[1] ?? 0);
+      const requests = {
+        misses: counted(/^event_search_search_cache_lookups_total\{result="miss"\} (\d+)/m),
+        search: counted(
+          /^event_search_es_request_duration_seconds_count\{operation="search"\} (\d+)/m,
+        ),
+        msearch: counted(
+          /^event_search_es_request_duration_seconds_count\{operation="msearch"\} (\d+)/m,
+        ),
+      };
       summary.cold = {
         baseline: coldEs,
         api: coldApi,
+        elasticsearchRequests: requests,
         ...ratioOf(coldApi, coldEs, 0.8),
         target: 0.8,
       };
@@ -393,10 +450,18 @@ async function main(): Promise<void> {
     api: LoadResult;
     apiWithoutTracing: LoadResult;
   };
-  const cold = summary.cold as Ratio & { baseline: LoadResult; api: LoadResult };
+  const cold = summary.cold as Ratio & {
+    baseline: LoadResult;
+    api: LoadResult;
+    elasticsearchRequests: { misses: number; search: number; msearch: number };
+  };
   const row = (name: string, r: LoadResult) =>
     `  ${name.padEnd(26)} ${String(r.requestsPerSecond).padStart(7)} succeeded/s   p50 ${r.latencyMs.p50} ms  p90 ${r.latencyMs.p90} ms  p99 ${r.latencyMs.p99} ms  errors ${r.errors} non-2xx ${r.non2xx}` +
     (r.cpuMicrosPerAnswer !== undefined ? `  cpu ${r.cpuMicrosPerAnswer} us/answer` : '');
+  const esRow = (r: LoadResult) =>
+    r.esCpuMicrosPerAnswer !== undefined
+      ? `, Elasticsearch cpu ${r.esCpuMicrosPerAnswer} us/answer`
+      : '';
   if (runHot) {
     console.log('\nHot search (cached window)');
     console.log(row('bare Koa, same bytes', hot.baseline));
@@ -407,9 +472,13 @@ async function main(): Promise<void> {
   }
   if (runCold) {
     console.log('\nCold search (cache off, a new window per request)');
-    console.log(row('Elasticsearch direct', cold.baseline));
-    console.log(row('event-search API', cold.api));
+    console.log(row('Elasticsearch direct', cold.baseline) + esRow(cold.baseline));
+    console.log(row('event-search API', cold.api) + esRow(cold.api));
     console.log(`  ratio ${cold.ratio}x (target >= 0.8x): ${verdict(cold)}`);
+    const { misses, search, msearch } = cold.elasticsearchRequests;
+    console.log(
+      `  the API's misses (warm-ups included): ${misses}, sent as ${search} _search and ${msearch} _msearch requests`,
+    );
   }
   console.log(`\n${JSON.stringify({ bench: 'search', ...summary })}`);
 }

@@ -310,6 +310,12 @@ export const apiEnv = storeEnv
     ES_QUERY_QUEUE: z.coerce.number().int().min(0).max(10_000).default(64),
     /** Longest a miss waits in that line for a slot before it gets its 503. */
     ES_QUERY_QUEUE_WAIT_MS: z.coerce.number().int().min(1).max(60_000).default(500),
+    /**
+     * Most cache misses whose first search goes to Elasticsearch in one `_msearch` (the misses asked
+     * in one turn of the event loop; never more than ES_MAX_CONCURRENT_QUERIES run at once anyway);
+     * 1: every search alone (docs/adr/0017-*.md, fifth addendum).
+     */
+    ES_MSEARCH_MAX_BATCH: z.coerce.number().int().min(1).max(1_000).default(16),
     /** Points in time (multi-page answers) one replica keeps open at once; beyond it, a fast 503. */
     ES_MAX_OPEN_PITS: z.coerce.number().int().min(1).max(1_000).default(4),
     ACCESS_LOG: z.enum(['all', 'errors']).default('all'),

@@ -16,7 +16,8 @@ import { createApp, type Lifecycle } from './app.js';
 import { LoadShedder } from './http/load-shedding.js';
 import { listen, portOf, shutdownGracefully, type ShutdownResult } from './http/server.js';
 import { Bulkhead, type BulkheadResource } from './search/bulkhead.js';
-import { createEventReader } from './search/event-reader.js';
+import { createEventReader, FIRST_FILTER_PATH, type StoreObserver } from './search/event-reader.js';
+import { createSearchBatcher } from './search/search-batcher.js';
 import { readFreshness } from './search/freshness.js';
 import { FreshnessPoller } from './search/freshness-poller.js';
 import { SearchCache } from './search/search-cache.js';
@@ -53,15 +54,28 @@ export function createSearchService(config: ApiEnv, opts: SearchServiceOptions =
     maxWaitMs: config.ES_QUERY_QUEUE_WAIT_MS,
   });
   const pits = new Bulkhead('points_in_time', config.ES_MAX_OPEN_PITS, rejected);
+  const observe: StoreObserver = (operation, seconds, failed) => {
+    metrics.esDuration.observe({ operation }, seconds);
+    if (failed) metrics.esErrors.inc({ operation });
+  };
+  // Concurrent misses' first searches as one `_msearch` (docs/adr/0017-*.md, fifth addendum);
+  // a batch of at most one: every search sent at once on its own, as before.
+  const batcher =
+    config.ES_MSEARCH_MAX_BATCH > 1
+      ? createSearchBatcher(client, {
+          filterPath: FIRST_FILTER_PATH,
+          maxBatch: config.ES_MSEARCH_MAX_BATCH,
+          requestTimeoutMs,
+          observe,
+        })
+      : undefined;
   const reader = createEventReader(client, names, {
     pageSize: config.SEARCH_PAGE_SIZE,
     keepAlive: `${config.SEARCH_PIT_KEEP_ALIVE_MS}ms`,
     requestTimeoutMs,
     pits,
-    observe: (operation, seconds, failed) => {
-      metrics.esDuration.observe({ operation }, seconds);
-      if (failed) metrics.esErrors.inc({ operation });
-    },
+    observe,
+    ...(batcher ? { batcher } : {}),
   });
   const cache = new SearchCache(reader, {
     maxEntries: config.CACHE_MAX_ENTRIES,
@@ -121,6 +135,7 @@ export function createSearchService(config: ApiEnv, opts: SearchServiceOptions =
         max_concurrent_queries: config.ES_MAX_CONCURRENT_QUERIES,
         query_queue: `${config.ES_QUERY_QUEUE}, at most ${config.ES_QUERY_QUEUE_WAIT_MS} ms each`,
         max_open_pits: config.ES_MAX_OPEN_PITS,
+        msearch_max_batch: config.ES_MSEARCH_MAX_BATCH,
       },
       'search API listening',
     );

@@ -85,8 +85,10 @@ describe('benchmarks (smoke size)', () => {
       cold: {
         ratio: positive,
         failures: 0,
-        baseline: { requestsPerSecond: positive },
-        api: { errors: 0, non2xx: 0 },
+        // Elasticsearch's CPU per answer on each side (its _nodes/stats), beside the API's.
+        baseline: { requestsPerSecond: positive, esCpuMicrosPerAnswer: positive },
+        api: { errors: 0, non2xx: 0, cpuMicrosPerAnswer: positive, esCpuMicrosPerAnswer: positive },
+        elasticsearchRequests: { misses: positive },
       },
     });
   }, 180_000);

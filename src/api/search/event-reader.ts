@@ -13,6 +13,7 @@ import type { IndexNames } from '../../store/indices.js';
 import type { EventSummary } from '../../domain/event.js';
 import type { SearchWindow, WindowBound } from '../../domain/search-window.js';
 import type { Bulkhead } from './bulkhead.js';
+import type { SearchBatcher } from './search-batcher.js';
 import { isRecording } from '../../observability/spans.js';
 
 /** Observes each Elasticsearch request (the API's metrics); optional. */
@@ -31,6 +32,12 @@ export interface EventReaderOptions {
   requestTimeoutMs?: number;
   /** Bound on the points in time open at once (`ES_MAX_OPEN_PITS`); absent: none. */
   pits?: Pick<Bulkhead, 'acquire'>;
+  /**
+   * Sends the first request of unsampled windows batched with other concurrent ones (one
+   * `_msearch`, docs/adr/0017-*.md); built with `FIRST_FILTER_PATH` and this reader's timeout.
+   * Absent: each first request is its own `_search`.
+   */
+  batcher?: SearchBatcher;
 }
 
 export interface EventReader {
@@ -92,7 +99,7 @@ const FILTER_PATH = [...SUMMARIES, 'hits.hits.sort', 'pit_id'];
  * bytes Elasticsearch sends and the client parses, for nothing: a full first page is asked again
  * from a point in time (below).
  */
-const FIRST_FILTER_PATH = SUMMARIES;
+export const FIRST_FILTER_PATH = SUMMARIES;
 
 /** The hits of a filtered response (`filter_path` drops `hits` entirely when there are none). */
 function hitsOf<T>(res: estypes.SearchResponse<T>): estypes.SearchHit<T>[] {
@@ -158,12 +165,9 @@ export function createEventReader(
     if (window.empty) return;
     const transport = isRecording() ? traced : untraced;
     const query = windowQuery(window);
+    const body = { query, sort: SORT, size: pageSize, _source: SOURCE, track_total_hits: false };
     const common = {
-      query,
-      sort: SORT,
-      size: pageSize,
-      _source: SOURCE,
-      track_total_hits: false,
+      ...body,
       // Only what is served: Elasticsearch sends (and the client parses) far fewer bytes.
       filter_path: FILTER_PATH,
       // A shard that fails (its point-in-time context expired, a node restarted) is an error,
@@ -171,13 +175,17 @@ export function createEventReader(
       allow_partial_search_results: false,
     } satisfies estypes.SearchRequest;
 
-    // Most windows fit in one page: ask once, without a point in time.
-    const first = await timed('search', () =>
-      client.search<SummarySource>(
-        { index: names.eventsAlias, ...common, filter_path: FIRST_FILTER_PATH },
-        transport,
-      ),
-    );
+    // Most windows fit in one page: ask once, without a point in time. Unsampled, batched with
+    // the other windows asked in this turn; a sampled request's search is sent alone, with its span.
+    const first =
+      opts.batcher && transport === untraced
+        ? await opts.batcher.search<SummarySource>({ index: names.eventsAlias, body })
+        : await timed('search', () =>
+            client.search<SummarySource>(
+              { index: names.eventsAlias, ...common, filter_path: FIRST_FILTER_PATH },
+              transport,
+            ),
+          );
     const firstHits = hitsOf(first);
     if (firstHits.length < pageSize) {
       const page = summaries(firstHits);

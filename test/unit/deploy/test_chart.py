@@ -527,6 +527,13 @@ def test_the_query_line_is_set_from_values():
     assert (tuned["ES_QUERY_QUEUE"]["value"], tuned["ES_QUERY_QUEUE_WAIT_MS"]["value"]) == ("0", "250")
 
 
+def test_the_msearch_batch_is_set_from_values():
+    env = container_env(only(render(), "Deployment", "api"))
+    assert env["ES_MSEARCH_MAX_BATCH"]["value"] == "16"
+    tuned = container_env(only(render(set_values=["api.msearchMaxBatch=1"]), "Deployment", "api"))
+    assert tuned["ES_MSEARCH_MAX_BATCH"]["value"] == "1"
+
+
 @pytest.mark.parametrize("kind, component", WORKLOADS)
 def test_extension_values_are_rendered_in_every_workload(kind, component):
     obj = only(render(EXTENSIONS), kind, component)
