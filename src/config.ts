@@ -228,15 +228,6 @@ export const ingestEnv = storeEnv.extend({
     .enum(['true', 'false'])
     .default('true')
     .transform((v) => v === 'true'),
-  /**
-   * Read, normalise and build the documents on a worker thread while the run's thread downloads,
-   * hashes and keeps the bookkeeping ("true" or "false"; docs/adr/0016-*.md, fifth pass: off by
-   * default, no clear gain measured on a shared 2-core machine; it needs a second core).
-   */
-  INGEST_PARSE_THREAD: z
-    .enum(['true', 'false'])
-    .default('false')
-    .transform((v) => v === 'true'),
   /** Where the feed is staged while it is validated (default: the OS temp directory). */
   INGEST_SPOOL_DIR: blankAsUnset(z.string().min(1)),
   PUSHGATEWAY_URL: blankAsUnset(httpUrl),

@@ -38,47 +38,29 @@ export type FeedErrorCode =
   /** The run was cancelled (SIGTERM). */
   | 'aborted';
 
-// No parameter properties here: the parse thread runs this module from source in the tests, with
-// Node's type stripping, which refuses them (docs/adr/0016-*.md, fifth pass).
 export class FeedError extends Error {
-  readonly code: FeedErrorCode;
-  /** Worth another attempt (network errors, timeouts, 5xx, 429). */
-  readonly retryable: boolean;
-
   constructor(
-    code: FeedErrorCode,
+    readonly code: FeedErrorCode,
     message: string,
-    retryable = false,
+    /** Worth another attempt (network errors, timeouts, 5xx, 429). */
+    readonly retryable = false,
     options?: { cause?: unknown },
   ) {
     super(message, options);
     this.name = 'FeedError';
-    this.code = code;
-    this.retryable = retryable;
   }
 }
 
 /** A non-2xx answer. */
 export class FeedHttpError extends FeedError {
-  readonly status: number;
-  /** Delay the provider asked for (Retry-After), already capped; undefined when absent. */
-  readonly retryAfterMs: number | undefined;
-
   constructor(
-    status: number,
+    readonly status: number,
     message: string,
     retryable: boolean,
-    retryAfterMs: number | undefined,
+    /** Delay the provider asked for (Retry-After), already capped; undefined when absent. */
+    readonly retryAfterMs: number | undefined,
   ) {
     super('http_status', message, retryable);
     this.name = 'FeedHttpError';
-    this.status = status;
-    this.retryAfterMs = retryAfterMs;
   }
-}
-
-/** The error of a run cancelled through `signal` (SIGTERM, the lease lost). */
-export function cancelledError(signal: AbortSignal): FeedError {
-  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
-  return new FeedError('aborted', `the run was cancelled: ${reason}`);
 }

@@ -134,7 +134,6 @@ export function ingestRunDeps(
     providerUrl: redactUrl(env.PROVIDER_URL),
     source: parts.source ?? providerFeed(env, parts.logger),
     parser: feedFormat(env.PROVIDER_FORMAT).reader,
-    ...(env.INGEST_PARSE_THREAD && { parseThread: { format: env.PROVIDER_FORMAT } }),
     sink: (ops, context) =>
       writeEvents(ops, {
         client,

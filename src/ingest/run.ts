@@ -25,34 +25,23 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withSpan } from '../observability/spans.js';
-import { REJECTION_REASONS, type RejectionReason } from '../domain/event.js';
+import { normaliseEvent, REJECTION_REASONS, type RejectionReason } from '../domain/event.js';
 import type { Logger } from '../observability/logger.js';
 import { everOnlineJson, seenDayOf } from '../store/event-document.js';
 import type { FeedRecord, RunDocument } from '../store/indices.js';
 import { emptyRunCounts, type RunStore } from './run-store.js';
-import type { WriteContext, WriteItem, WriteOp } from './operations.js';
+import {
+  writeItemOf,
+  writeOpOf,
+  type WriteContext,
+  type WriteItem,
+  type WriteOp,
+} from './operations.js';
 import type { WriteStats } from './writer.js';
-import { cancelledError, FeedError } from './errors.js';
-import { feedFormat, type FeedFormatName, type FeedReader } from './formats/index.js';
-import {
-  inThreadPipeline,
-  OUTCOME_ITEM,
-  OUTCOME_ITEM_EVENT,
-  OUTCOME_ITEM_ONLINE,
-  OUTCOME_ONLINE,
-  OUTCOME_VALID,
-  type EventOutcomes,
-  type FeedPipeline,
-} from './feed-pipeline.js';
-import { threadPipeline } from './parse-thread.js';
+import { FeedError } from './errors.js';
+import { feedFormat, type FeedReader, type ParsedBaseEvent } from './formats/index.js';
 import { reportProgress } from './progress.js';
-import {
-  readSpooled,
-  spool,
-  SPOOL_MEMORY_CHARS,
-  SPOOL_MEMORY_CHARS_BESIDE_THREAD,
-  type Spooled,
-} from './spool.js';
+import { readSpooled, spool, type Spooled } from './spool.js';
 import { hashedBody, receiveFeed, type ReceivedFeed } from './feed-file.js';
 import { documentCodeFingerprint } from './document-code.js';
 
@@ -103,18 +92,11 @@ export interface RunDeps {
   logger: Logger;
   /** The feed format's reader (src/ingest/formats; default: the XML one). */
   parser?: () => FeedReader;
-  /**
-   * Read, normalise and build the write items on a worker thread (src/ingest/parse-thread.ts,
-   * docs/adr/0016-*.md, fifth pass) with the reader of `format` (which then stands for `parser`);
-   * absent: on the run's thread with `parser`.
-   */
-  parseThread?: { format: FeedFormatName };
   /** Directory for the spool file of write operations (default: the OS temp directory). */
   spoolDir?: string;
   /**
    * Characters of write operations held in memory before they spill to the spool file (default
-   * `SPOOL_MEMORY_CHARS` of spool.ts, `SPOOL_MEMORY_CHARS_BESIDE_THREAD` with `parseThread`;
-   * docs/adr/0016-*.md).
+   * `SPOOL_MEMORY_CHARS` of spool.ts; docs/adr/0016-*.md).
    */
   spoolMemoryChars?: number;
   signal?: AbortSignal;
@@ -159,7 +141,10 @@ export interface RunResult {
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw cancelledError(signal);
+  if (signal?.aborted) {
+    const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
+    throw new FeedError('aborted', `the run was cancelled: ${reason}`);
+  }
 }
 
 /**
@@ -197,11 +182,10 @@ export interface ReasonCount {
 }
 
 /**
- * Phase 1's bookkeeping: takes each event's outcome (src/ingest/feed-pipeline.ts: normalised or
- * rejected, with its write item) and picks, for each identity seen more than once, the copy to
- * write: the last valid one, else the last one (docs/adr/0002-*.md). Every copy is spooled; phase
- * 2 writes only the winners (`winning`). Rejections are logged as they are read (the first few one
- * by one) and counted per winner.
+ * Phase 1's bookkeeping: turns each parsed base event into write operations and picks, for each
+ * identity seen more than once, the copy to write: the last valid one, else the last one
+ * (docs/adr/0002-*.md). Every copy is spooled; phase 2 writes only the winners (`isWinner`).
+ * Rejections are logged as they are read (the first few one by one) and counted per winner.
  */
 class FeedSifter {
   private readonly winners = new Map<string, Winner>();
@@ -213,46 +197,49 @@ class FeedSifter {
   duplicates = 0;
 
   constructor(
+    private readonly provider: string,
     private readonly log: Logger,
     private readonly maxLogged: number,
   ) {}
 
-  /** The write items of a batch of outcomes (unidentifiable events are only counted). */
-  itemsOf(outcomes: EventOutcomes): WriteItem[] {
+  /**
+   * The write items of one base event (unidentifiable events are only counted), their updates
+   * built for `context`.
+   */
+  operationsOf(base: ParsedBaseEvent, context: WriteContext): WriteItem[] {
     const items: WriteItem[] = [];
-    const { flags, ids, reasons } = outcomes;
-    for (let i = 0; i < flags.length; i++) {
-      const f = flags[i] as number;
-      const valid = (f & OUTCOME_VALID) !== 0;
-      const reason = valid
-        ? undefined
-        : (REJECTION_REASONS[(reasons[i] as number) - 1] as RejectionReason);
-      const identified = (f & OUTCOME_ITEM) !== 0;
-      const id = identified ? (ids[i] as string) : null;
-      if (reason !== undefined) this.noteRejection(reason, outcomes.details[i] as string, id);
-      if (id === null) {
-        if (reason !== undefined) {
+    for (const raw of base.events) {
+      const result = normaliseEvent(this.provider, raw);
+      const id = result.ok ? result.event.id : (result.identity?.id ?? null);
+      if (!result.ok) this.noteRejection(result.reason, result.detail, id);
+      const op = writeOpOf(raw, result);
+      if (id === null || op === null) {
+        if (!result.ok) {
           this.unidentified++;
-          this.unidentifiedByReason[reason] = (this.unidentifiedByReason[reason] ?? 0) + 1;
+          this.unidentifiedByReason[result.reason] =
+            (this.unidentifiedByReason[result.reason] ?? 0) + 1;
         }
         continue;
       }
-      const online = (f & OUTCOME_ONLINE) !== 0;
+      const online = raw.sell_mode?.trim() === 'online';
       const previous = this.winners.get(id);
-      if (previous !== undefined) this.noteDuplicate(id, outcomes.baseEventIds[i]);
-      if (previous === undefined || valid || (previous & VALID) === 0) {
+      if (previous !== undefined) this.noteDuplicate(id, raw.base_event_id);
+      if (previous === undefined || result.ok || (previous & VALID) === 0) {
         const wasOnline = previous !== undefined && (previous & ONLINE) !== 0;
-        this.winners.set(id, winnerOf(this.ordinal, valid, online || wasOnline, reason));
+        this.winners.set(
+          id,
+          winnerOf(
+            this.ordinal,
+            result.ok,
+            online || wasOnline,
+            result.ok ? undefined : result.reason,
+          ),
+        );
       } else if (online) {
         this.winners.set(id, previous | ONLINE);
       }
       this.ordinal++;
-      items.push({
-        kind: (f & OUTCOME_ITEM_EVENT) !== 0 ? 'event' : 'rejected',
-        id,
-        online: (f & OUTCOME_ITEM_ONLINE) !== 0,
-        json: { doc: outcomes.docs[i] as string, upsert: outcomes.upserts[i] as string },
-      });
+      items.push(writeItemOf(op, context));
     }
     return items;
   }
@@ -396,35 +383,23 @@ async function spoolFeed(
   progress: FeedProgress,
   context: WriteContext,
   log: Logger,
-  onReader: (reader: FeedPipeline) => void = () => undefined,
+  onReader: (reader: FeedReader) => void = () => undefined,
 ): Promise<Spooled> {
   return withSpan('ingest.read_feed', { 'event_search.provider': deps.provider }, async (span) => {
-    const signal = deps.signal;
-    const reader = deps.parseThread
-      ? threadPipeline({
-          format: deps.parseThread.format,
-          provider: deps.provider,
-          context,
-          signal,
-        })
-      : inThreadPipeline((deps.parser ?? feedFormat('xml').reader)(), deps.provider, context);
+    const reader = (deps.parser ?? feedFormat('xml').reader)();
     onReader(reader);
+    const signal = deps.signal;
     async function* batches(): AsyncGenerator<WriteItem[]> {
       const body =
         typeof feed === 'string' ? createReadStream(feed, { highWaterMark: 64 * 1024 }) : feed;
-      for await (const outcomes of reader.outcomes(body)) {
+      for await (const base of reader.parse(body)) {
         checkAborted(signal);
-        yield sifter.itemsOf(outcomes);
+        yield sifter.operationsOf(base, context);
       }
     }
     let spooled: Spooled;
     try {
-      spooled = await spool(
-        file,
-        batches(),
-        deps.spoolMemoryChars ??
-          (deps.parseThread ? SPOOL_MEMORY_CHARS_BESIDE_THREAD : SPOOL_MEMORY_CHARS),
-      );
+      spooled = await spool(file, batches(), deps.spoolMemoryChars);
     } finally {
       counts.base_events_read = reader.stats.baseEvents;
       counts.events_read = reader.stats.events;
@@ -441,8 +416,6 @@ async function spoolFeed(
         unknown_elements: progress.unknownElements,
         // Where the write operations wait for the write phase: memory, or the spool file.
         spooled: spooled.held ? 'memory' : 'file',
-        // The feed was read on the parse thread (src/ingest/parse-thread.ts) or the run's own.
-        parse_thread: deps.parseThread !== undefined,
       },
       'feed read to its end and well-formed',
     );
@@ -638,9 +611,9 @@ export async function runIngest(deps: RunDeps): Promise<RunResult> {
   markRecorded();
 
   let error: Error | null = null;
-  const sifter = new FeedSifter(log, deps.maxLoggedRejections ?? 20);
+  const sifter = new FeedSifter(deps.provider, log, deps.maxLoggedRejections ?? 20);
   const progress: FeedProgress = { unknownElements: {}, bytes: 0 };
-  let reader: FeedPipeline | null = null;
+  let reader: FeedReader | null = null;
   const sent = { items: 0 };
   let feedUnchanged = false;
   const stopProgress = reportProgress(log, deps.progressMs ?? 5_000, {

@@ -72,12 +72,6 @@ export interface Spooled extends SpoolStats {
 /** Characters of JSON (and ids) a run holds in memory before it spills to the spool file. */
 export const SPOOL_MEMORY_CHARS = 24 * 1024 * 1024;
 
-/**
- * The same bound for a run that reads its feed on the parse thread (src/ingest/parse-thread.ts):
- * the thread's heap takes the rest (docs/adr/0016-*.md, fifth pass: the 10x feed under 200 MB).
- */
-export const SPOOL_MEMORY_CHARS_BESIDE_THREAD = 12 * 1024 * 1024;
-
 /** Items of the held ones handed to the file at a time when they spill. */
 const SPILL_BATCH = 256;
 

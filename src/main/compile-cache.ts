@@ -30,13 +30,5 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   await import('../config.js');
   await import('../ingest/job.js');
   await import('../observability/logger.js');
-  // The parse thread's own modules: a thread over an empty feed (its entry enables the cache).
-  const { threadPipeline } = await import('../ingest/parse-thread.js');
-  const context = { runId: 'compile-cache', seenAt: new Date(0).toISOString(), timeZone: 'UTC' };
-  const empty = threadPipeline({ format: 'xml', provider: 'compile-cache', context });
-  const feed = (async function* () {
-    yield new TextEncoder().encode('<eventList/>');
-  })();
-  for await (const _ of empty.outcomes(feed));
   flushCompileCache();
 }

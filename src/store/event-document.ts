@@ -26,8 +26,7 @@ import {
 } from '../domain/event.js';
 import { instantOf, type LocalDateTime } from '../domain/local-time.js';
 import { hash } from 'node:crypto';
-import type { EventDocument } from './indices.js';
-import { EVENTS_MAPPING_VERSION } from './mapping-version.js';
+import { EVENTS_MAPPING_VERSION, type EventDocument } from './indices.js';
 
 /** Who wrote the document and when: the same for every event of one ingest run. */
 export interface SeenBy {

@@ -12,9 +12,14 @@ import type { estypes } from '@elastic/elasticsearch';
 import type { Client } from './client.js';
 import { isResourceAlreadyExists } from './errors.js';
 import type { EventIdentity, EventSummary, RejectionReason } from '../domain/event.js';
-import { EVENTS_MAPPING_VERSION } from './mapping-version.js';
 
-export { EVENTS_MAPPING_VERSION };
+/**
+ * Bump when the events mapping changes incompatibly; bootstrap then creates the new index.
+ * 2: `available_capacity` is a `long` (capacities up to 2^53 - 1; docs/adr/0002-*.md).
+ * 3: `timezone`, `instants` and `starts_at_instant`: the period as instants (docs/adr/0004-*.md);
+ *    filled from an earlier version by `npm run migrate` (docs/adr/0015-*.md).
+ */
+export const EVENTS_MAPPING_VERSION = 3;
 
 export interface IndexNames {
   prefix: string;

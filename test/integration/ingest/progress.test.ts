@@ -37,10 +37,8 @@ describe('progress of a long run', () => {
   it('logs progress lines with the bytes while the feed is received, and a readable summary', async () => {
     let progressed: () => void = () => undefined;
     const sawProgress = new Promise<void>((resolve) => (progressed = resolve));
-    // The parse thread reads the bytes a moment after they are received (docs/adr/0016-*.md,
-    // fifth pass): a line may say `receiving` first; the run goes on once one says `reading`.
     const { logger, lines } = memoryLogger((line) => {
-      if (line.phase === 'progress' && line.stage === 'reading') progressed();
+      if (line.phase === 'progress' && Number(line.bytes_received) > 0) progressed();
     });
     const feed = await feedOf(7);
     const half = Math.floor(feed.length / 2);
@@ -61,10 +59,10 @@ describe('progress of a long run', () => {
     expect(result.ok).toBe(true);
 
     const progress = lines.filter((l) => l.phase === 'progress');
-    const reading = progress.find((l) => l.stage === 'reading');
+    expect(progress.length).toBeGreaterThanOrEqual(1);
     // A first run (no feed held to compare with) parses the bytes as they arrive
     // (docs/adr/0016-*.md): the first half is read while the rest is awaited.
-    expect(reading).toMatchObject({
+    expect(progress[0]).toMatchObject({
       level: 'info',
       stage: 'reading',
       bytes_received: half,
@@ -73,7 +71,7 @@ describe('progress of a long run', () => {
       elapsed_ms: expect.any(Number),
       msg: expect.stringMatching(/^reading: \d+ events parsed, 0 written, \d+\/s, \d+ s elapsed$/),
     });
-    expect(reading?.events_parsed).toBeGreaterThan(0);
+    expect(progress[0]?.events_parsed).toBeGreaterThan(0);
     expect(readableSummary(result)).toMatch(
       new RegExp(
         `^${result.run.counts.events_read} events read, ${result.run.counts.events_upserted} written, 0 rejected, 0 duplicates in \\d+\\.\\d s$`,
