@@ -304,9 +304,11 @@ export const apiEnv = storeEnv
     /**
      * Most cache misses whose first search goes to Elasticsearch in one `_msearch` (the misses asked
      * in one turn of the event loop; never more than ES_MAX_CONCURRENT_QUERIES run at once anyway);
-     * 1: every search alone (docs/adr/0017-*.md, fifth addendum).
+     * 1: every search alone. Unset: a third of ES_MAX_CONCURRENT_QUERIES, rounded up, so that about
+     * three batches are in flight and Elasticsearch has the next one while the API answers the
+     * last (docs/adr/0017-*.md, fifth and seventh addenda).
      */
-    ES_MSEARCH_MAX_BATCH: z.coerce.number().int().min(1).max(1_000).default(16),
+    ES_MSEARCH_MAX_BATCH: z.coerce.number().int().min(1).max(1_000).optional(),
     /** Points in time (multi-page answers) one replica keeps open at once; beyond it, a fast 503. */
     ES_MAX_OPEN_PITS: z.coerce.number().int().min(1).max(1_000).default(4),
     ACCESS_LOG: z.enum(['all', 'errors']).default('all'),

@@ -17,7 +17,7 @@ import { LoadShedder } from './http/load-shedding.js';
 import { listen, portOf, shutdownGracefully, type ShutdownResult } from './http/server.js';
 import { Bulkhead, type BulkheadResource } from './search/bulkhead.js';
 import { createEventReader, FIRST_FILTER_PATH, type StoreObserver } from './search/event-reader.js';
-import { createSearchBatcher } from './search/search-batcher.js';
+import { createSearchBatcher, defaultMaxBatch } from './search/search-batcher.js';
 import { readFreshness } from './search/freshness.js';
 import { FreshnessPoller } from './search/freshness-poller.js';
 import { SearchCache } from './search/search-cache.js';
@@ -60,11 +60,12 @@ export function createSearchService(config: ApiEnv, opts: SearchServiceOptions =
   };
   // Concurrent misses' first searches as one `_msearch` (docs/adr/0017-*.md, fifth addendum);
   // a batch of at most one: every search sent at once on its own, as before.
+  const maxBatch = config.ES_MSEARCH_MAX_BATCH ?? defaultMaxBatch(config.ES_MAX_CONCURRENT_QUERIES);
   const batcher =
-    config.ES_MSEARCH_MAX_BATCH > 1
+    maxBatch > 1
       ? createSearchBatcher(client, {
           filterPath: FIRST_FILTER_PATH,
-          maxBatch: config.ES_MSEARCH_MAX_BATCH,
+          maxBatch,
           requestTimeoutMs,
           observe,
         })
@@ -135,7 +136,7 @@ export function createSearchService(config: ApiEnv, opts: SearchServiceOptions =
         max_concurrent_queries: config.ES_MAX_CONCURRENT_QUERIES,
         query_queue: `${config.ES_QUERY_QUEUE}, at most ${config.ES_QUERY_QUEUE_WAIT_MS} ms each`,
         max_open_pits: config.ES_MAX_OPEN_PITS,
-        msearch_max_batch: config.ES_MSEARCH_MAX_BATCH,
+        msearch_max_batch: maxBatch,
       },
       'search API listening',
     );

@@ -106,7 +106,8 @@ describe('parseEnv(apiEnv): production defaults', () => {
     expect(cfg.PROXY_HOPS).toBe(0);
     expect(cfg.ES_MAX_CONCURRENT_QUERIES).toBe(16);
     expect(cfg.ES_MAX_OPEN_PITS).toBe(4);
-    expect(cfg.ES_MSEARCH_MAX_BATCH).toBe(16);
+    // Unset: the API derives the _msearch bound from the query slots (defaultMaxBatch).
+    expect(cfg.ES_MSEARCH_MAX_BATCH).toBeUndefined();
     // A short line in front of the query bulkhead, each miss waiting at most the query timeout.
     expect([cfg.ES_QUERY_QUEUE, cfg.ES_QUERY_QUEUE_WAIT_MS]).toEqual([
       64,

@@ -74,6 +74,16 @@ export interface SearchBatcher {
 /** An item of a filtered `_msearch` response: its hits, or its error; its status either way. */
 type Item = { status?: number; error?: estypes.ErrorCause };
 
+/**
+ * The batch bound when none is configured: a third of the query slots, rounded up (6 of 16). A
+ * batch that takes every slot runs in lock-step: Elasticsearch idles while the API answers the
+ * whole batch, then the API idles while Elasticsearch runs the next; with about three batches in
+ * flight each side always has work (docs/adr/0017-*.md, seventh addendum).
+ */
+export function defaultMaxBatch(querySlots: number): number {
+  return Math.max(1, Math.ceil(querySlots / 3));
+}
+
 export function createSearchBatcher(client: Client, opts: SearchBatcherOptions): SearchBatcher {
   const observe = opts.observe ?? (() => undefined);
   const timeout = opts.requestTimeoutMs ? { requestTimeout: opts.requestTimeoutMs } : {};

@@ -104,8 +104,9 @@ describe('concurrent misses batched into one _msearch', () => {
     expect(together.map((a) => a.status)).toEqual(WINDOWS.map(() => 200));
     expect(together.map((a) => a.body)).toEqual(alone);
     expect(together.map((a) => a.cache)).toEqual(WINDOWS.map(() => 'miss'));
-    // One request for the eight.
-    expect(await esRequests(api)).toEqual({ search: WINDOWS.length, msearch: 1 });
+    // Two requests for the eight: the default bound is a third of the 16 query slots (6), so
+    // the eight misses of one turn go as a batch of six and one of two.
+    expect(await esRequests(api)).toEqual({ search: WINDOWS.length, msearch: 2 });
     expect(await esErrors(api)).toEqual({});
   });
 
@@ -140,8 +141,9 @@ describe('concurrent misses batched into one _msearch', () => {
       const together = await batched(api, base, WINDOWS);
       expect(together.map((a) => a.status)).toEqual(WINDOWS.map(() => 503));
       expect(together.map((a) => a.body)).toEqual(WINDOWS.map(() => loneBody));
-      expect(await esRequests(api)).toEqual({ search: 1, msearch: 1 });
-      expect(await esErrors(api)).toEqual({ search: 1, msearch: 1 });
+      // The eight as a batch of six and one of two (the default bound: 16 slots / 3), both failed.
+      expect(await esRequests(api)).toEqual({ search: 1, msearch: 2 });
+      expect(await esErrors(api)).toEqual({ search: 1, msearch: 2 });
     } finally {
       await relay.close();
     }

@@ -529,7 +529,8 @@ def test_the_query_line_is_set_from_values():
 
 def test_the_msearch_batch_is_set_from_values():
     env = container_env(only(render(), "Deployment", "api"))
-    assert env["ES_MSEARCH_MAX_BATCH"]["value"] == "16"
+    # Unset by default: the API derives it from the query slots (a third of them).
+    assert "ES_MSEARCH_MAX_BATCH" not in env
     tuned = container_env(only(render(set_values=["api.msearchMaxBatch=1"]), "Deployment", "api"))
     assert tuned["ES_MSEARCH_MAX_BATCH"]["value"] == "1"
 
