@@ -139,9 +139,6 @@ export function eventId(provider: string, baseEventId: string, eventIdValue: str
 const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 const DECIMAL = /^\s*-?\d+(\.\d+)?\s*$/;
 const INTEGER = /^\s*-?\d+\s*$/;
-/** Fast paths of checkPrice and checkCapacity (a subset of what DECIMAL and INTEGER accept). */
-const PLAIN_PRICE = /^\d{1,10}(?:\.\d{1,4})?$/;
-const PLAIN_CAPACITY = /^\d{1,15}$/;
 
 /**
  * The largest price accepted, in the feed's currency unit (docs/adr/0002-*.md). With at most
@@ -168,10 +165,8 @@ export type NumberCheck = { ok: true; value: number } | { ok: false; why: string
 export function checkPrice(value: string | undefined): NumberCheck {
   if (value === undefined) return { ok: false, why: '' };
   // The common case first (about a million zones per feed): plain digits, at most 4 decimals.
-  if (PLAIN_PRICE.test(value)) {
-    const price = Number(value);
-    if (price <= MAX_PRICE) return { ok: true, value: price };
-  }
+  const plain = plainPrice(value);
+  if (!Number.isNaN(plain)) return { ok: true, value: plain };
   if (!DECIMAL.test(value)) return { ok: false, why: '' };
   const text = value.trim();
   const price = Number(text);
@@ -185,26 +180,66 @@ export function checkPrice(value: string | undefined): NumberCheck {
   return { ok: true, value: price };
 }
 
+/** Powers of ten up to `MAX_PRICE_DECIMALS`, exact as doubles. */
+const POWERS_OF_TEN = [1, 10, 100, 1000, 10000];
+const DIGIT_0 = 48;
+const DOT = 46;
+
 /**
- * The price of a plain price text (what `checkPrice` accepts on its fast path), else NaN: no
- * result object for the million zones of a feed (docs/adr/0016-*.md, fourth pass).
+ * The price of a plain price text (what `checkPrice` accepts on its fast path: 1 to 10 digits,
+ * then optionally a dot and 1 to `MAX_PRICE_DECIMALS` digits, at most `MAX_PRICE`), else NaN: no
+ * result object, no regular expression and no string-to-number conversion for the million zones of
+ * a feed (docs/adr/0016-*.md, fourth and sixth passes). The value is the text's digits as one
+ * integer (below 2^53: at most 14 digits) divided by the power of ten of its decimals, both exact
+ * doubles, so the one rounding of the division gives the double nearest the decimal value: what
+ * `Number(text)` gives.
  */
 function plainPrice(value: string | undefined): number {
-  if (value === undefined || !PLAIN_PRICE.test(value)) return NaN;
-  const price = Number(value);
+  if (value === undefined) return NaN;
+  const length = value.length;
+  let digits = 0;
+  let i = 0;
+  for (; i < length; i++) {
+    const d = value.charCodeAt(i) - DIGIT_0;
+    if (d < 0 || d > 9) break;
+    digits = digits * 10 + d;
+  }
+  if (i === 0 || i > 10) return NaN;
+  let decimals = 0;
+  if (i < length) {
+    if (value.charCodeAt(i) !== DOT) return NaN;
+    decimals = length - i - 1;
+    if (decimals < 1 || decimals > MAX_PRICE_DECIMALS) return NaN;
+    for (i++; i < length; i++) {
+      const d = value.charCodeAt(i) - DIGIT_0;
+      if (d < 0 || d > 9) return NaN;
+      digits = digits * 10 + d;
+    }
+  }
+  const price = digits / (POWERS_OF_TEN[decimals] as number);
   return price <= MAX_PRICE ? price : NaN;
 }
 
-/** The capacity of a plain capacity text (`checkCapacity`'s fast path), else NaN. */
+/** The capacity of a plain capacity text (`checkCapacity`'s fast path: 1 to 15 digits), else NaN. */
 function plainCapacity(value: string | undefined): number {
-  return value !== undefined && PLAIN_CAPACITY.test(value) ? Number(value) : NaN;
+  if (value === undefined) return NaN;
+  const length = value.length;
+  if (length === 0 || length > 15) return NaN;
+  let capacity = 0;
+  for (let i = 0; i < length; i++) {
+    const d = value.charCodeAt(i) - DIGIT_0;
+    if (d < 0 || d > 9) return NaN;
+    capacity = capacity * 10 + d;
+  }
+  return capacity;
 }
 
 /** A zone's capacity: a non-negative integer no larger than `MAX_CAPACITY`. */
 export function checkCapacity(value: string | undefined): NumberCheck {
   if (value === undefined) return { ok: false, why: '' };
   // The common case first: at most 15 digits are exact as a Number and below MAX_CAPACITY.
-  if (PLAIN_CAPACITY.test(value)) return { ok: true, value: Number(value) };
+  const plain = plainCapacity(value);
+  if (!Number.isNaN(plain)) return { ok: true, value: plain };
   if (!INTEGER.test(value)) return { ok: false, why: '' };
   const text = value.trim();
   // Compared as a BigInt: a Number would round a value just above 2^53 - 1 down onto it.

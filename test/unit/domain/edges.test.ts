@@ -1,5 +1,6 @@
 /** Issue 16's domain rules: number bounds, open-ended events, DST and out-of-range bounds. */
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import {
   checkCapacity,
   checkPrice,
@@ -46,6 +47,70 @@ describe('checkPrice', () => {
     ['1e3', ''],
     ['', ''],
   ])('refuses %j (%s)', (price, why) => expect(checkPrice(price)).toEqual({ ok: false, why }));
+});
+
+/**
+ * The zone loop reads plain prices and capacities with a scanner of its own (no regular
+ * expression, no `Number()`): whatever text a zone holds, the event's prices and capacity are those
+ * `checkPrice` and `checkCapacity` give, and an accepted price is the double `Number()` reads.
+ */
+describe('the zone fast paths agree with the full checks', () => {
+  const numberLike = fc.oneof(
+    fc.stringMatching(/^-?\d{0,16}(\.\d{0,6})?$/),
+    fc.stringMatching(/^ ?\d{1,11}(\.\d{1,5})? ?$/),
+    fc.string({ maxLength: 12 }),
+    fc.tuple(fc.integer({ min: 0, max: 1_000_000_000 }), fc.integer({ min: 0, max: 9999 })).map(
+      ([i, f]) =>
+        `${i}.${String(f)
+          .padStart(4, '0')
+          .slice(0, 1 + (f % 4))}`,
+    ),
+  );
+
+  /** What the rules accept, written out plainly (the reference the fast paths are held to). */
+  const specPrice = (text: string): number | null => {
+    const t = text.trim();
+    // A minus sign is read, so "-0" is a price of 0 (and any other negative is refused).
+    if (!/^-?\d+(\.\d{1,4})?$/.test(t)) return null;
+    const value = Number(t);
+    return value >= 0 && value <= 1_000_000_000 ? value : null;
+  };
+  const specCapacity = (text: string): number | null => {
+    const t = text.trim();
+    if (!/^-?\d+$/.test(t)) return null;
+    const value = BigInt(t);
+    return value >= 0n && value <= BigInt(MAX_CAPACITY) ? Number(value) : null;
+  };
+
+  it('a price', () =>
+    fc.assert(
+      fc.property(numberLike, (price) => {
+        const expected = specPrice(price);
+        const check = checkPrice(price);
+        expect(check.ok ? check.value : null).toBe(expected);
+        const result = normaliseEvent(
+          'p',
+          raw({ zones: [{ zone_id: '1', capacity: '5', price }] }),
+        );
+        expect(result.ok ? result.event.min_price : null).toBe(expected);
+      }),
+      { numRuns: 5000 },
+    ));
+
+  it('a capacity', () =>
+    fc.assert(
+      fc.property(numberLike, (capacity) => {
+        const expected = specCapacity(capacity);
+        const check = checkCapacity(capacity);
+        expect(check.ok ? check.value : null).toBe(expected);
+        const result = normaliseEvent(
+          'p',
+          raw({ zones: [{ zone_id: '1', capacity, price: '1' }] }),
+        );
+        expect(result.ok ? result.event.available_capacity : null).toBe(expected);
+      }),
+      { numRuns: 5000 },
+    ));
 });
 
 describe('checkCapacity', () => {
