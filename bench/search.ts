@@ -8,7 +8,9 @@
  * Throughput counts only answers that succeeded (2xx); a side with failures prints them, and its
  * ratio is capped at the target and reported as not met.
  *  2. Cold search: the API with its cache off, a different window on every request, vs the same
- *     Elasticsearch queries sent straight to Elasticsearch. Figures: req/s ratio, p99.
+ *     Elasticsearch queries sent straight to Elasticsearch, measured in rounds taken in turn
+ *     (direct, API, direct, API: `--rounds N`, default 2). Figures: req/s ratio of all rounds
+ *     and each round's, p99.
  *
  * Needs a running Elasticsearch (ELASTICSEARCH_URL, default http://127.0.0.1:9200) and a build
  * (`npm run build`). Data: a generated feed ingested by the real ingest entry point.
@@ -67,8 +69,19 @@ const CONNECTIONS =
 if (!Number.isInteger(CONNECTIONS) || CONNECTIONS < 1) {
   throw new Error(`--connections takes a positive integer`);
 }
-/** Pause between a warm-up and its measured load (below). */
+/** Pause between a warm-up and its measured load, and between two measured loads (below). */
 const SETTLE_MS = 1_000;
+/**
+ * `--rounds N`: the cold phase's measured loads, direct then API, N times in turn (default 2; 1 with
+ * `--small`). Elasticsearch's state drifts during a run (its JIT, its caches, the machine's other
+ * work); in turns, both sides see the same drift, and the rounds' own ratios show the spread
+ * within one run.
+ */
+const roundsArg = process.argv.indexOf('--rounds');
+const COLD_ROUNDS = roundsArg >= 0 ? Number(process.argv[roundsArg + 1]) : small ? 1 : 2;
+if (!Number.isInteger(COLD_ROUNDS) || COLD_ROUNDS < 1) {
+  throw new Error(`--rounds takes a positive integer`);
+}
 const BASE_EVENTS = small ? 300 : 5_000;
 const POPULAR = 'starts_at=2021-03-01T00:00:00Z&ends_at=2021-03-15T00:00:00Z';
 
@@ -188,6 +201,11 @@ interface LoadResult {
   cpuMicrosPerAnswer?: number;
   /** CPU Elasticsearch's process used per succeeded answer, µs. */
   esCpuMicrosPerAnswer?: number;
+  /** What the figures above come from, so that loads can be added up (`combined`). */
+  succeeded: number;
+  seconds: number;
+  cpuSeconds?: number;
+  esCpuMillis?: number;
 }
 
 type LoadOptions = Omit<autocannon.Options, 'duration' | 'connections'>;
@@ -195,17 +213,20 @@ type LoadOptions = Omit<autocannon.Options, 'duration' | 'connections'>;
 /**
  * Measures `opts` for DURATION seconds, after WARM_UP seconds of `warmUp` (default: the same load;
  * a cold phase warms up with other windows, so the measured ones are still new to Elasticsearch).
+ * `warmUp` null: no warm-up (a later round of the cold phase), only the pause after the load before.
  */
 async function load(
   opts: LoadOptions,
   server?: ChildProcess,
-  warmUp: LoadOptions = opts,
+  warmUp: LoadOptions | null = opts,
 ): Promise<LoadResult> {
-  if (WARM_UP > 0) {
+  if (warmUp !== null && WARM_UP > 0) {
     await autocannon({ ...warmUp, duration: WARM_UP, connections: CONNECTIONS });
-    // autocannon abandons the warm-up's requests in flight when it stops; the server still answers
-    // them (a miss keeps its query slot or its place in the line). Let it finish them first, so
-    // they are neither counted nor in the measured requests' way (the line full: fast 503s).
+  }
+  if (warmUp === null || WARM_UP > 0) {
+    // autocannon abandons the requests in flight when it stops; the server still answers them (a
+    // miss keeps its query slot or its place in the line). Let it finish them first, so they are
+    // neither counted nor in the measured requests' way (the line full: fast 503s).
     await new Promise((r) => setTimeout(r, SETTLE_MS));
   }
   const esBefore = await esCpuMillis();
@@ -222,6 +243,12 @@ async function load(
   return {
     ...(cpu !== undefined ? { cpuMicrosPerAnswer: cpu } : {}),
     ...(esCpu !== undefined ? { esCpuMicrosPerAnswer: esCpu } : {}),
+    succeeded: result['2xx'],
+    seconds: result.duration,
+    ...(cpuBefore !== undefined && cpuAfter !== undefined
+      ? { cpuSeconds: cpuAfter - cpuBefore }
+      : {}),
+    ...(esBefore !== undefined && esAfter !== undefined ? { esCpuMillis: esAfter - esBefore } : {}),
     requestsPerSecond: Math.round(result['2xx'] / result.duration),
     answersPerSecond: Math.round(result.requests.average),
     latencyMs: {
@@ -233,6 +260,38 @@ async function load(
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
     requests: result.requests.total,
+  };
+}
+
+/**
+ * Several loads of one side as one: succeeded answers over their added durations, CPU over their
+ * added answers, failures added; each latency percentile is the worst of the loads'.
+ */
+function combined(loads: LoadResult[]): LoadResult {
+  const sum = (f: (l: LoadResult) => number | undefined) =>
+    loads.every((l) => f(l) !== undefined)
+      ? loads.reduce((a, l) => a + (f(l) as number), 0)
+      : undefined;
+  const succeeded = sum((l) => l.succeeded) as number;
+  const seconds = sum((l) => l.seconds) as number;
+  const cpuSeconds = sum((l) => l.cpuSeconds);
+  const esCpuMillis = sum((l) => l.esCpuMillis);
+  const worst = (k: keyof LoadResult['latencyMs']) => Math.max(...loads.map((l) => l.latencyMs[k]));
+  return {
+    ...(cpuSeconds !== undefined && succeeded > 0
+      ? { cpuMicrosPerAnswer: Math.round((cpuSeconds * 1e6) / succeeded), cpuSeconds }
+      : {}),
+    ...(esCpuMillis !== undefined && succeeded > 0
+      ? { esCpuMicrosPerAnswer: Math.round((esCpuMillis * 1e3) / succeeded), esCpuMillis }
+      : {}),
+    requestsPerSecond: Math.round(succeeded / seconds),
+    answersPerSecond: Math.round((sum((l) => l.answersPerSecond * l.seconds) as number) / seconds),
+    latencyMs: { p50: worst('p50'), p90: worst('p90'), p99: worst('p99'), max: worst('max') },
+    errors: sum((l) => l.errors) as number,
+    non2xx: sum((l) => l.non2xx) as number,
+    requests: sum((l) => l.requests) as number,
+    succeeded,
+    seconds,
   };
 }
 
@@ -421,9 +480,17 @@ async function main(): Promise<void> {
           ],
         };
       };
-      // Measured: the windows of seed 7 on both sides; warm-ups: other windows (seeds 11 and 13).
-      const coldEs = await load(direct(7), undefined, direct(11));
-      const coldApi = await load(viaApi(7), cold, viaApi(13));
+      // Measured: direct then API, COLD_ROUNDS times in turn; round r measures the windows of seed
+      // 7 + 10r on both sides. Warm-ups (first round only): other windows (seeds 11 and 13).
+      const rounds: { baseline: LoadResult; api: LoadResult }[] = [];
+      for (let r = 0; r < COLD_ROUNDS; r++) {
+        const seed = 7 + 10 * r;
+        const baseline = await load(direct(seed), undefined, r === 0 ? direct(11) : null);
+        const api = await load(viaApi(seed), cold, r === 0 ? viaApi(13) : null);
+        rounds.push({ baseline, api });
+      }
+      const coldEs = combined(rounds.map((r) => r.baseline));
+      const coldApi = combined(rounds.map((r) => r.api));
       // How the API's searches went to Elasticsearch (the whole run, warm-ups included).
       const metrics = await (await fetch(`http://127.0.0.1:${coldPort}/metrics`)).text();
       const counted = (pattern: RegExp) => Number(pattern.exec(metrics)?.[1] ?? 0);
@@ -442,6 +509,7 @@ async function main(): Promise<void> {
         elasticsearchRequests: requests,
         ...ratioOf(coldApi, coldEs, 0.8),
         target: 0.8,
+        rounds: rounds.map((r) => ({ ...r, ratio: ratioOf(r.api, r.baseline, 0.8).ratio })),
       };
       await stopChild(cold);
     }
@@ -471,6 +539,7 @@ async function main(): Promise<void> {
     baseline: LoadResult;
     api: LoadResult;
     elasticsearchRequests: { misses: number; search: number; msearch: number };
+    rounds: { baseline: LoadResult; api: LoadResult; ratio: number }[];
   };
   const row = (name: string, r: LoadResult) =>
     `  ${name.padEnd(26)} ${String(r.requestsPerSecond).padStart(7)} succeeded/s   p50 ${r.latencyMs.p50} ms  p90 ${r.latencyMs.p90} ms  p99 ${r.latencyMs.p99} ms  errors ${r.errors} non-2xx ${r.non2xx}` +
@@ -489,6 +558,13 @@ async function main(): Promise<void> {
   }
   if (runCold) {
     console.log('\nCold search (cache off, a new window per request)');
+    if (cold.rounds.length > 1) {
+      cold.rounds.forEach((r, i) => {
+        console.log(row(`round ${i + 1}: direct`, r.baseline) + esRow(r.baseline));
+        console.log(row(`round ${i + 1}: API`, r.api) + esRow(r.api) + `   ratio ${r.ratio}x`);
+      });
+      console.log(`  all ${cold.rounds.length} rounds (each percentile the worst round's):`);
+    }
     console.log(row('Elasticsearch direct', cold.baseline) + esRow(cold.baseline));
     console.log(row('event-search API', cold.api) + esRow(cold.api));
     console.log(`  ratio ${cold.ratio}x (target >= 0.8x): ${verdict(cold)}`);
