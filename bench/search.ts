@@ -16,6 +16,7 @@
  * (`npm run build`). Data: a generated feed ingested by the real ingest entry point.
  *
  *   npm run bench:search             full run (~2 minutes; each phase after 5 s of warm-up, not counted)
+ *   npm run bench:search -- --phase cold --rounds 3   the cold phase in three rounds
  *   npm run bench:search -- --small  a seconds-long smoke run (used by `make test`)
  *   BENCH_SAMPLE_RATIO=0 npm run bench:search   the traced API sampling nothing (default 0.1)
  *   npm run bench:search -- --phase cold        only one phase (hot or cold), e.g. to profile it
