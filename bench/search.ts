@@ -9,7 +9,7 @@
  * ratio is capped at the target and reported as not met.
  *  2. Cold search: the API with its cache off, a different window on every request, vs the same
  *     Elasticsearch queries sent straight to Elasticsearch, measured in rounds taken in turn
- *     (direct, API, direct, API: `--rounds N`, default 2). Figures: req/s ratio of all rounds
+ *     (direct, API, then API, direct: `--rounds N`, default 2). Figures: req/s ratio of all rounds
  *     and each round's, p99.
  *
  * Needs a running Elasticsearch (ELASTICSEARCH_URL, default http://127.0.0.1:9200) and a build
@@ -73,10 +73,11 @@ if (!Number.isInteger(CONNECTIONS) || CONNECTIONS < 1) {
 /** Pause between a warm-up and its measured load, and between two measured loads (below). */
 const SETTLE_MS = 1_000;
 /**
- * `--rounds N`: the cold phase's measured loads, direct then API, N times in turn (default 2; 1 with
- * `--small`). Elasticsearch's state drifts during a run (its JIT, its caches, the machine's other
- * work); in turns, both sides see the same drift, and the rounds' own ratios show the spread
- * within one run.
+ * `--rounds N`: the cold phase's measured loads, N rounds of both sides, direct first in the first
+ * round, the API first in the second, and so on (default 2; 1 with `--small`). Elasticsearch's
+ * state drifts during a run (its JIT, its caches, the machine's other work); in turns, and in
+ * both orders, both sides see the same drift, and the rounds' own ratios show the spread within
+ * one run.
  */
 const roundsArg = process.argv.indexOf('--rounds');
 const COLD_ROUNDS = roundsArg >= 0 ? Number(process.argv[roundsArg + 1]) : small ? 1 : 2;
@@ -481,14 +482,22 @@ async function main(): Promise<void> {
           ],
         };
       };
-      // Measured: direct then API, COLD_ROUNDS times in turn; round r measures the windows of seed
-      // 7 + 10r on both sides. Warm-ups (first round only): other windows (seeds 11 and 13).
+      // Measured: COLD_ROUNDS rounds, direct then API in the first, API then direct in the second,
+      // and so on (ABBA: a drift of the machine that is steady over the rounds weighs on both
+      // sides alike); round r measures the windows of seed 7 + 10r on both sides. Warm-ups (first
+      // round only): other windows (seeds 11 and 13).
       const rounds: { baseline: LoadResult; api: LoadResult }[] = [];
       for (let r = 0; r < COLD_ROUNDS; r++) {
         const seed = 7 + 10 * r;
-        const baseline = await load(direct(seed), undefined, r === 0 ? direct(11) : null);
-        const api = await load(viaApi(seed), cold, r === 0 ? viaApi(13) : null);
-        rounds.push({ baseline, api });
+        const measureDirect = () => load(direct(seed), undefined, r === 0 ? direct(11) : null);
+        const measureApi = () => load(viaApi(seed), cold, r === 0 ? viaApi(13) : null);
+        if (r % 2 === 0) {
+          const baseline = await measureDirect();
+          rounds.push({ baseline, api: await measureApi() });
+        } else {
+          const api = await measureApi();
+          rounds.push({ baseline: await measureDirect(), api });
+        }
       }
       const coldEs = combined(rounds.map((r) => r.baseline));
       const coldApi = combined(rounds.map((r) => r.api));
