@@ -269,17 +269,26 @@ async function* readBody(
   if (!res.body) return;
   const reader = res.body.getReader();
   let bytes = 0;
+  // The idle timeout counts only while a read waits for the next piece, never while the consumer
+  // works on the last one. One timer for the whole body, restarted (`refresh`) as each read
+  // begins, rather than an `AbortSignal.timeout` per chunk: a 90 MB feed arrives in about 3,000
+  // chunks (docs/adr/0016-*.md, seventh pass). A timer that fires between reads has nothing to
+  // stop; `refresh` makes it run again for the next read.
+  let waiting = false;
+  const idle = setTimeout(() => {
+    if (!waiting) return;
+    controller.abort(
+      new FeedError(
+        'idle_timeout',
+        `the body of ${shown} stalled: nothing received for ${options.idleTimeoutMs} ms after ${bytes} bytes`,
+      ),
+    );
+  }, options.idleTimeoutMs);
+  idle.unref();
   try {
     for (;;) {
-      const received = abortAfter(
-        controller,
-        options.idleTimeoutMs,
-        () =>
-          new FeedError(
-            'idle_timeout',
-            `the body of ${shown} stalled: nothing received for ${options.idleTimeoutMs} ms after ${bytes} bytes`,
-          ),
-      );
+      waiting = true;
+      idle.refresh();
       let next: Awaited<ReturnType<typeof reader.read>>;
       try {
         next = await reader.read();
@@ -296,7 +305,7 @@ async function* readBody(
           { cause: err },
         );
       } finally {
-        received();
+        waiting = false;
       }
       if (next.done) return;
       bytes += next.value.byteLength;
@@ -309,6 +318,7 @@ async function* readBody(
       yield next.value;
     }
   } finally {
+    clearTimeout(idle);
     // Stops the download when the consumer gives up early (parse error, cancellation).
     await reader.cancel().catch(() => undefined);
   }

@@ -21,6 +21,13 @@ beforeAll(async () => {
     if (req.url === '/stall') {
       res.writeHead(200, { 'content-type': 'application/xml' });
       res.write(SAMPLE.subarray(0, 100)); // then nothing, ever
+    } else if (req.url === '/pieces') {
+      // Three pieces 30 ms apart, so a consumer sees them as separate chunks.
+      res.writeHead(200, { 'content-type': 'application/xml' });
+      const third = Math.ceil(SAMPLE.length / 3);
+      res.write(SAMPLE.subarray(0, third));
+      setTimeout(() => res.write(SAMPLE.subarray(third, 2 * third)), 30);
+      setTimeout(() => res.end(SAMPLE.subarray(2 * third)), 60);
     } else if (req.url === '/break') {
       res.writeHead(200, { 'content-type': 'application/xml', 'content-length': SAMPLE.length });
       res.write(SAMPLE.subarray(0, 200), () => setTimeout(() => res.destroy(), 20));
@@ -77,6 +84,36 @@ describe('fetchFeed over real HTTP', () => {
   it('fails a body that stalls longer than the idle timeout', async () => {
     const res = await fetchFeed(options('/stall', { idleTimeoutMs: 200 }));
     const err = await failure(drain(res.body));
+    expect(err.code).toBe('idle_timeout');
+    expect(err.message).toBe(
+      `the body of ${base}/stall stalled: nothing received for 200 ms after 100 bytes`,
+    );
+  });
+
+  it('does not count the time the consumer spends on a chunk as a stall', async () => {
+    const res = await fetchFeed(options('/pieces', { idleTimeoutMs: 500 }));
+    let n = 0;
+    let chunks = 0;
+    for await (const chunk of res.body) {
+      n += chunk.byteLength;
+      chunks++;
+      // Longer than the idle timeout, between reads.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+    }
+    expect(n).toBe(SAMPLE.length);
+    expect(chunks).toBeGreaterThan(1);
+  });
+
+  it('still fails a stall that follows a slow consumer', async () => {
+    const res = await fetchFeed(options('/stall', { idleTimeoutMs: 200 }));
+    const err = await failure(
+      (async () => {
+        for await (const chunk of res.body) {
+          expect(chunk.byteLength).toBe(100);
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        }
+      })(),
+    );
     expect(err.code).toBe('idle_timeout');
     expect(err.message).toBe(
       `the body of ${base}/stall stalled: nothing received for 200 ms after 100 bytes`,
