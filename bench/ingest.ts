@@ -63,6 +63,45 @@ interface IngestFigures {
    * Elasticsearch and the feed's request (ADR 0016, fourth pass).
    */
   startMs: number;
+  /**
+   * The run's garbage collections, when `BENCH_NODE_FLAGS` holds `--trace-gc` (V8 prints one line
+   * per collection on the process's stdout): how many, and their pauses of the main thread.
+   */
+  gc?: GcPauses;
+}
+
+interface GcPauses {
+  scavenges: number;
+  scavengeMs: number;
+  markCompacts: number;
+  markCompactMs: number;
+}
+
+/**
+ * `--trace-gc` lines: `... ms: Scavenge 31.1 (37.4) -> 27.3 (37.4) MB, pooled: 0.0 MB, 1.16 / 0.00
+ * ms ...`, and `Mark-Compact` or `Incremental Mark-Compact` alike (the pause is the first figure
+ * before `ms`; an incremental one's steps before it are not counted).
+ */
+const TRACE_GC = /ms: (Scavenge|(?:Incremental )?Mark-Compact)\b.*?MB, ([\d.]+) \/ [\d.]+ ms/;
+
+/** The collections `--trace-gc` printed in `out`, or undefined when it printed none. */
+function gcPausesOf(out: string): GcPauses | undefined {
+  const gc: GcPauses = { scavenges: 0, scavengeMs: 0, markCompacts: 0, markCompactMs: 0 };
+  for (const line of out.split('\n')) {
+    const m = TRACE_GC.exec(line);
+    if (!m) continue;
+    if (m[1] === 'Scavenge') {
+      gc.scavenges++;
+      gc.scavengeMs += Number(m[2]);
+    } else {
+      gc.markCompacts++;
+      gc.markCompactMs += Number(m[2]);
+    }
+  }
+  if (gc.scavenges + gc.markCompacts === 0) return undefined;
+  gc.scavengeMs = Math.round(gc.scavengeMs);
+  gc.markCompactMs = Math.round(gc.markCompactMs);
+  return gc;
 }
 
 function log(message: string): void {
@@ -97,11 +136,16 @@ function cronJobNodeFlags(): string[] {
   return [`--max-semi-space-size=${heap.semiSpaceMB}`, `--max-old-space-size=${heap.oldSpaceMB}`];
 }
 
-/** BENCH_NODE_FLAGS (space-separated, empty for V8's defaults) overrides them to compare. */
-const NODE_FLAGS =
-  process.env.BENCH_NODE_FLAGS === undefined
+/**
+ * BENCH_NODE_FLAGS (space-separated, empty for V8's defaults) overrides them to compare;
+ * `-- --trace-gc` adds V8's `--trace-gc`, and the first run's collections are then printed.
+ */
+const NODE_FLAGS = [
+  ...(process.env.BENCH_NODE_FLAGS === undefined
     ? cronJobNodeFlags()
-    : process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean);
+    : process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean)),
+  ...(process.argv.includes('--trace-gc') ? ['--trace-gc'] : []),
+];
 
 /** Runs the ingest entry point once and reads its summary line. */
 async function ingest(providerUrl: string, prefix: string): Promise<IngestFigures> {
@@ -146,6 +190,7 @@ async function ingest(providerUrl: string, prefix: string): Promise<IngestFigure
         },
     );
   const summary = lines.find((l) => l.phase === 'summary');
+  const gc = gcPausesOf(out);
   const timeOf = (phase: string) => Date.parse(lines.find((l) => l.phase === phase)?.time ?? '');
   if (code !== 0 || !summary?.counts) {
     throw new Error(`ingest exited ${String(code)}: ${summary?.error ?? out.slice(-2000)}`);
@@ -159,6 +204,7 @@ async function ingest(providerUrl: string, prefix: string): Promise<IngestFigure
     bytes: summary.bytes ?? 0,
     feedUnchanged: summary.feed?.unchanged ?? false,
     startMs: timeOf('feed_fetched') - timeOf('config'),
+    ...(gc && { gc }),
   };
 }
 
@@ -292,6 +338,12 @@ async function main(): Promise<void> {
     console.log(
       `  its start: config to feed_fetched log lines ${e2e.startMs} ms (index check, lease, run record, previous run, the feed's request)`,
     );
+    if (e2e.gc) {
+      const { scavenges, scavengeMs, markCompacts, markCompactMs } = e2e.gc;
+      console.log(
+        `  its garbage collections (--trace-gc): ${scavenges} scavenges, ${scavengeMs} ms; ${markCompacts} mark-compacts, ${markCompactMs} ms (main-thread pauses)`,
+      );
+    }
     console.log(`  bare _bulk of the same documents (baseline)   ${bare.toFixed(2)} s`);
     console.log(
       `  first run: ${firstRatio}x the raw parse + bare _bulk (${(raw.seconds + bare).toFixed(2)} s; target <= 1.5x); ${ratio}x the raw parse alone`,

@@ -6,8 +6,11 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { ROOT } from '../support/processes.js';
 
-function runBench(name: string): { summary: Record<string, unknown>; output: string } {
-  const out = spawnSync(process.execPath, [`dist/bench/bench/${name}.js`, '--small'], {
+function runBench(
+  name: string,
+  args: string[] = [],
+): { summary: Record<string, unknown>; output: string } {
+  const out = spawnSync(process.execPath, [`dist/bench/bench/${name}.js`, '--small', ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     env: { ...process.env, LOG_LEVEL: 'warn' },
@@ -94,14 +97,24 @@ describe('benchmarks (smoke size)', () => {
   }, 180_000);
 
   it('ingest: first and unchanged runs beside their baselines, and the 10x feed', () => {
-    const { summary } = runBench('ingest');
+    const { summary, output } = runBench('ingest', ['--trace-gc']);
+    // With --trace-gc, the first run's collections (at least the start's scavenges).
+    const scavenges = Number(
+      /its garbage collections \(--trace-gc\): (\d+) scavenges/.exec(output)?.[1],
+    );
+    expect(scavenges).toBeGreaterThan(0);
     expect(summary).toMatchObject({
       bench: 'ingest',
       ratio: positive,
       bareBulkSeconds: positive,
       firstRatio: positive,
       unchangedRatio: positive,
-      ingest: { eventsUpserted: 500, itemsChanged: 500, peakRssMb: positive },
+      ingest: {
+        eventsUpserted: 500,
+        itemsChanged: 500,
+        peakRssMb: positive,
+        gc: { scavenges, scavengeMs: expect.any(Number) },
+      },
       // The same feed again changes nothing (docs/adr/0013-change-driven-data.md).
       unchanged: { eventsUpserted: 500, itemsChanged: 0 },
       large: { eventsUpserted: 5000, peakRssMb: positive },
