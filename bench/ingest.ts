@@ -64,6 +64,13 @@ interface IngestFigures {
    */
   startMs: number;
   /**
+   * Milliseconds between the run's log lines: from the spawn to `config` (the process and its
+   * modules), `feed_fetched` to `feed_read` (phase 1: download, parse, validation, spool) and
+   * `feed_read` to `events_written` (phase 2: the writes); NaN where a line is missing (a run
+   * that skipped the parse has no `feed_read`).
+   */
+  phasesMs: { boot: number; parse: number; write: number };
+  /**
    * The run's garbage collections, when `BENCH_NODE_FLAGS` holds `--trace-gc` (V8 prints one line
    * per collection on the process's stdout): how many, and their pauses of the main thread.
    */
@@ -157,6 +164,7 @@ async function ingest(providerUrl: string, prefix: string): Promise<IngestFigure
   });
   if (boot.status !== 0) throw new Error(`bootstrap exited ${String(boot.status)}: ${boot.stdout}`);
   const started = process.hrtime.bigint();
+  const spawnedAt = Date.now();
   const child = spawn(process.execPath, [...NODE_FLAGS, 'dist/main/ingest.js'], {
     cwd: ROOT,
     env: {
@@ -204,6 +212,11 @@ async function ingest(providerUrl: string, prefix: string): Promise<IngestFigure
     bytes: summary.bytes ?? 0,
     feedUnchanged: summary.feed?.unchanged ?? false,
     startMs: timeOf('feed_fetched') - timeOf('config'),
+    phasesMs: {
+      boot: timeOf('config') - spawnedAt,
+      parse: timeOf('feed_read') - timeOf('feed_fetched'),
+      write: timeOf('events_written') - timeOf('feed_read'),
+    },
     ...(gc && { gc }),
   };
 }
@@ -337,6 +350,9 @@ async function main(): Promise<void> {
     );
     console.log(
       `  its start: config to feed_fetched log lines ${e2e.startMs} ms (index check, lease, run record, previous run, the feed's request)`,
+    );
+    console.log(
+      `  its phases: process start to config ${e2e.phasesMs.boot} ms, parse (feed_fetched to feed_read) ${e2e.phasesMs.parse} ms = ${(e2e.phasesMs.parse / 1000 / raw.seconds).toFixed(2)}x the raw parse, write (feed_read to events_written) ${e2e.phasesMs.write} ms = ${(e2e.phasesMs.write / 1000 / bare).toFixed(2)}x the bare _bulk`,
     );
     if (e2e.gc) {
       const { scavenges, scavengeMs, markCompacts, markCompactMs } = e2e.gc;

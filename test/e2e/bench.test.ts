@@ -35,6 +35,14 @@ const positive = {
   toAsymmetricMatcher: () => 'a finite number > 0',
 };
 
+/** A duration read from log lines: finite and not negative (a missing line gives NaN). */
+const nonNegative = {
+  asymmetricMatch: (value: unknown) =>
+    typeof value === 'number' && Number.isFinite(value) && value >= 0,
+  toString: () => 'NonNegativeFigure',
+  toAsymmetricMatcher: () => 'a finite number >= 0',
+};
+
 /** The figures after `label` on its output line, each a positive number. */
 function figuresOf(output: string, label: string): number[] {
   const line = output.split('\n').find((l) => l.trim().startsWith(`${label} `));
@@ -114,6 +122,7 @@ describe('benchmarks (smoke size)', () => {
         itemsChanged: 500,
         peakRssMb: positive,
         gc: { scavenges, scavengeMs: expect.any(Number) },
+        phasesMs: { boot: positive, parse: nonNegative, write: nonNegative },
       },
       // The same feed again changes nothing (docs/adr/0013-change-driven-data.md).
       unchanged: { eventsUpserted: 500, itemsChanged: 0 },
