@@ -25,8 +25,10 @@
  *       the API processes with these settings on top of the production ones (an ablation: what
  *       one setting costs; space-separated NAME=value pairs, applied last)
  *
- * Beside each server's throughput: the CPU (user + system) its process used per succeeded answer
- * (from /proc, Linux only), a figure the machine's other work moves less than throughput; in the
+ * Beside each server's throughput: the response bytes per answer, and the CPU (user + system) its
+ * process used per succeeded answer with the system part (the kernel's work for the process: on
+ * loopback, a socket write also delivers the bytes to the reader and wakes it) (from /proc, Linux
+ * only), a figure the machine's other work moves less than throughput; in the
  * cold phase also Elasticsearch's (from `_nodes/stats`): the API batches concurrent misses into one
  * `_msearch` (docs/adr/0017-*.md), which saves Elasticsearch per-request work the direct baseline
  * (each query its own `_search`, as a client without the API sends it) pays.
@@ -157,15 +159,18 @@ function windowSequence(seed: number): () => string {
 }
 
 /**
- * CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere.
- * Per answer, it is less sensitive than throughput to what else runs on a shared machine.
+ * CPU seconds a process has used so far, user and system (the kernel's work for it: its socket
+ * reads and writes above all), from /proc (Linux); undefined elsewhere. Per answer, it is less
+ * sensitive than throughput to what else runs on a shared machine.
  */
-function cpuSecondsOf(pid: number | undefined): number | undefined {
+function cpuSecondsOf(pid: number | undefined): { user: number; system: number } | undefined {
   if (pid === undefined) return undefined;
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
     // utime and stime, fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100 on Linux).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    const user = Number(fields[11]) / 100;
+    const system = Number(fields[12]) / 100;
+    return Number.isFinite(user) && Number.isFinite(system) ? { user, system } : undefined;
   } catch {
     return undefined;
   }
@@ -201,13 +206,19 @@ interface LoadResult {
   requests: number;
   /** CPU (user + system) the server process used per succeeded answer, µs (Linux only). */
   cpuMicrosPerAnswer?: number;
+  /** The system (kernel) part of it, µs. */
+  systemCpuMicrosPerAnswer?: number;
+  /** Response bytes (headers and body) per answer, as the load generator read them. */
+  bytesPerAnswer: number;
   /** CPU Elasticsearch's process used per succeeded answer, µs. */
   esCpuMicrosPerAnswer?: number;
   /** What the figures above come from, so that loads can be added up (`combined`). */
   succeeded: number;
   seconds: number;
   cpuSeconds?: number;
+  systemCpuSeconds?: number;
   esCpuMillis?: number;
+  bytes: number;
 }
 
 type LoadOptions = Omit<autocannon.Options, 'duration' | 'connections'>;
@@ -240,15 +251,25 @@ async function load(
     before !== undefined && after !== undefined && result['2xx'] > 0
       ? Math.round(((after - before) * toMicros) / result['2xx'])
       : undefined;
-  const cpu = perAnswer(cpuBefore, cpuAfter, 1e6);
+  const total = (c: { user: number; system: number } | undefined) =>
+    c === undefined ? undefined : c.user + c.system;
+  const cpu = perAnswer(total(cpuBefore), total(cpuAfter), 1e6);
+  const systemCpu = perAnswer(cpuBefore?.system, cpuAfter?.system, 1e6);
   const esCpu = perAnswer(esBefore, esAfter, 1e3);
   return {
     ...(cpu !== undefined ? { cpuMicrosPerAnswer: cpu } : {}),
+    ...(systemCpu !== undefined ? { systemCpuMicrosPerAnswer: systemCpu } : {}),
     ...(esCpu !== undefined ? { esCpuMicrosPerAnswer: esCpu } : {}),
     succeeded: result['2xx'],
     seconds: result.duration,
+    bytes: result.throughput.total,
+    bytesPerAnswer:
+      result.requests.total > 0 ? Math.round(result.throughput.total / result.requests.total) : 0,
     ...(cpuBefore !== undefined && cpuAfter !== undefined
-      ? { cpuSeconds: cpuAfter - cpuBefore }
+      ? {
+          cpuSeconds: (total(cpuAfter) as number) - (total(cpuBefore) as number),
+          systemCpuSeconds: cpuAfter.system - cpuBefore.system,
+        }
       : {}),
     ...(esBefore !== undefined && esAfter !== undefined ? { esCpuMillis: esAfter - esBefore } : {}),
     requestsPerSecond: Math.round(result['2xx'] / result.duration),
@@ -277,11 +298,20 @@ function combined(loads: LoadResult[]): LoadResult {
   const succeeded = sum((l) => l.succeeded) as number;
   const seconds = sum((l) => l.seconds) as number;
   const cpuSeconds = sum((l) => l.cpuSeconds);
+  const systemCpuSeconds = sum((l) => l.systemCpuSeconds);
+  const requests = sum((l) => l.requests) as number;
+  const bytes = sum((l) => l.bytes) as number;
   const esCpuMillis = sum((l) => l.esCpuMillis);
   const worst = (k: keyof LoadResult['latencyMs']) => Math.max(...loads.map((l) => l.latencyMs[k]));
   return {
     ...(cpuSeconds !== undefined && succeeded > 0
       ? { cpuMicrosPerAnswer: Math.round((cpuSeconds * 1e6) / succeeded), cpuSeconds }
+      : {}),
+    ...(systemCpuSeconds !== undefined && succeeded > 0
+      ? {
+          systemCpuMicrosPerAnswer: Math.round((systemCpuSeconds * 1e6) / succeeded),
+          systemCpuSeconds,
+        }
       : {}),
     ...(esCpuMillis !== undefined && succeeded > 0
       ? { esCpuMicrosPerAnswer: Math.round((esCpuMillis * 1e3) / succeeded), esCpuMillis }
@@ -291,9 +321,11 @@ function combined(loads: LoadResult[]): LoadResult {
     latencyMs: { p50: worst('p50'), p90: worst('p90'), p99: worst('p99'), max: worst('max') },
     errors: sum((l) => l.errors) as number,
     non2xx: sum((l) => l.non2xx) as number,
-    requests: sum((l) => l.requests) as number,
+    requests,
     succeeded,
     seconds,
+    bytes,
+    bytesPerAnswer: requests > 0 ? Math.round(bytes / requests) : 0,
   };
 }
 
@@ -553,7 +585,13 @@ async function main(): Promise<void> {
   };
   const row = (name: string, r: LoadResult) =>
     `  ${name.padEnd(26)} ${String(r.requestsPerSecond).padStart(7)} succeeded/s   p50 ${r.latencyMs.p50} ms  p90 ${r.latencyMs.p90} ms  p99 ${r.latencyMs.p99} ms  errors ${r.errors} non-2xx ${r.non2xx}` +
-    (r.cpuMicrosPerAnswer !== undefined ? `  cpu ${r.cpuMicrosPerAnswer} us/answer` : '');
+    `  ${r.bytesPerAnswer} B/answer` +
+    (r.cpuMicrosPerAnswer !== undefined
+      ? `  cpu ${r.cpuMicrosPerAnswer} us/answer` +
+        (r.systemCpuMicrosPerAnswer !== undefined
+          ? ` (${r.systemCpuMicrosPerAnswer} of it system)`
+          : '')
+      : '');
   const esRow = (r: LoadResult) =>
     r.esCpuMicrosPerAnswer !== undefined
       ? `, Elasticsearch cpu ${r.esCpuMicrosPerAnswer} us/answer`

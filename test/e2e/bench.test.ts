@@ -97,8 +97,20 @@ describe('benchmarks (smoke size)', () => {
         ratio: positive,
         failures: 0,
         // Elasticsearch's CPU per answer on each side (its _nodes/stats), beside the API's.
-        baseline: { requestsPerSecond: positive, esCpuMicrosPerAnswer: positive },
-        api: { errors: 0, non2xx: 0, cpuMicrosPerAnswer: positive, esCpuMicrosPerAnswer: positive },
+        baseline: {
+          requestsPerSecond: positive,
+          esCpuMicrosPerAnswer: positive,
+          bytesPerAnswer: positive,
+        },
+        // The API's CPU with its system (kernel) part, and the bytes of its answers.
+        api: {
+          errors: 0,
+          non2xx: 0,
+          cpuMicrosPerAnswer: positive,
+          systemCpuMicrosPerAnswer: nonNegative,
+          esCpuMicrosPerAnswer: positive,
+          bytesPerAnswer: positive,
+        },
         elasticsearchRequests: { misses: positive },
       },
     });
