@@ -118,6 +118,11 @@ describe('benchmarks (smoke size)', () => {
 
   it('ingest: first and unchanged runs beside their baselines, and the 10x feed', () => {
     const { summary, output } = runBench('ingest', ['--trace-gc']);
+    // Elasticsearch warmed up first (not counted): two passes at least, six at most.
+    const passes = (summary as { warmUpSeconds?: unknown[] }).warmUpSeconds ?? [];
+    expect(passes.length).toBeGreaterThanOrEqual(2);
+    expect(passes.length).toBeLessThanOrEqual(6);
+    for (const pass of passes) expect(pass).toEqual(positive);
     // With --trace-gc, the first run's collections (at least the start's scavenges).
     const scavenges = Number(
       /its garbage collections \(--trace-gc\): (\d+) scavenges/.exec(output)?.[1],
