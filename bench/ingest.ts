@@ -289,12 +289,12 @@ const WARM_UP_SPREAD = 0.15;
 
 /**
  * Elasticsearch's JVM indexes several times slower until its JIT has compiled the indexing path: a
- * node started just before the bench took 3.1 s to write the first run's documents that a warm
- * one writes in 0.7 s (docs/performance.md). Measured cold, the first run (the bench's first
- * writes) would pay that warm-up while the bare `_bulk` after it would not. So, not counted: bare
- * `_bulk` passes of the same documents, each into scratch indices dropped after it, until two in a
- * row are within WARM_UP_SPREAD of each other (a warm node: one or two passes), at most
- * WARM_UP_PASSES. Returns each pass's seconds.
+ * node started just before the bench took 2.9-3.2 s to write the first run's documents that a
+ * warm one writes in 0.5-0.7 s (docs/performance.md). Measured cold, the first run (the bench's
+ * first writes) would pay that warm-up and the bare `_bulk`, timed after three ingest runs, less of
+ * it. So, not counted: bare `_bulk` passes of the same documents, each into scratch indices
+ * dropped after it, until two in a row are within WARM_UP_SPREAD of each other (a warm node: two
+ * or three passes), at most WARM_UP_PASSES. Returns each pass's seconds.
  */
 async function warmUpElasticsearch(bodies: string[], prefix: string): Promise<number[]> {
   const passes: number[] = [];
