@@ -8,6 +8,9 @@ const shared = {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
   },
   testEnvironment: 'node',
+  // Downloads and caches (Elasticsearch, the Node runtime's package.json, go tools): not modules of
+  // the project, and not crawled (a second package named like scripts/node-runtime's warned).
+  modulePathIgnorePatterns: ['<rootDir>/.cache/'],
 };
 
 export default {
