@@ -24,8 +24,10 @@ TEST_TOOLS :=
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
+# --strict-allow-scripts: a dependency whose install scripts package.json's allowScripts does not
+# name fails the install, so each one is reviewed (`npm install-scripts approve|deny <pkg>`).
 node_modules/.install-stamp: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm ci --no-audit --no-fund --strict-allow-scripts
 	@touch $@
 
 install: node_modules/.install-stamp ## Install dependencies exactly as locked (npm ci)
